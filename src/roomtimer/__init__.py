@@ -1,0 +1,1 @@
+"""roomtimer: room-based live countdown server."""

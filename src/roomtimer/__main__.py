@@ -1,0 +1,5 @@
+"""`python -m roomtimer` runs the command line."""
+
+from roomtimer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Command line: `roomtimer serve | migrate | token`."""
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+
+import uvloop
+from aiohttp import web
+from loguru import logger
+
+from roomtimer.app import create_app
+from roomtimer.config import ConfigError, Settings, load_settings
+from roomtimer.logs import configure_logging
+from roomtimer.services import db, tokens
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roomtimer", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="apply migrations and serve HTTP + Socket.IO")
+    serve.add_argument("--host", help="address to listen on (env HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (env PORT, default 3000)")
+    commands.add_parser("migrate", help="apply database migrations")
+    token = commands.add_parser("token", help="print an admin JWT")
+    token.add_argument("--sub", required=True, help="owner id carried by the token")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    return parser
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+    if settings.jwt_secret_source == "generated":
+        logger.warning(
+            "JWT_SECRET is not set: using a generated development secret kept beside the "
+            "database; `roomtimer token` uses the same one. Set JWT_SECRET in production."
+        )
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(db.migrate(settings.database_url))
+    host = host or settings.host
+    port = settings.port if port is None else port
+    logger.info("roomtimer serving on http://{}:{} (pid {})", host, port, os.getpid())
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        loop=loop,
+        access_log=None,
+        print=None,
+        shutdown_timeout=settings.shutdown_timeout_s,
+    )
+    logger.info("roomtimer stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs one command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"roomtimer: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port)
+    if args.command == "migrate":
+        asyncio.run(db.migrate(settings.database_url))
+        logger.info("database is at the latest migration")
+        return 0
+    if args.ttl <= 0:
+        print("roomtimer: --ttl must be a positive number of seconds", file=sys.stderr)
+        return 2
+    print(tokens.issue(settings.jwt_secret, args.sub, args.ttl, int(time.time())))
+    return 0

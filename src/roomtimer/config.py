@@ -1,0 +1,135 @@
+"""Settings: one validated object read from the environment."""
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+
+class ConfigError(Exception):
+    """The environment cannot make a working server (a one-line reason)."""
+
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret-change-me"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment."""
+
+    host: str = "127.0.0.1"
+    port: int = 3000
+    database_url: str = "sqlite+aiosqlite:///data/roomtimer.db"
+    redis_url: str | None = None
+    jwt_secret: str = field(default="", repr=False)
+    jwt_secret_source: str = "env"
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    rate_limit_window_ms: int = 60_000
+    rate_limit_max_requests: int = 100
+    trusted_proxies: tuple[str, ...] = ()
+    environment: str = "development"
+    shutdown_timeout_s: float = 10.0
+
+    @property
+    def production(self) -> bool:
+        """True when running as a production service."""
+        return self.environment == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True on the embedded SQLite default."""
+        return self.database_url.startswith("sqlite")
+
+
+def database_url(raw: str | None, data_dir: Path) -> str:
+    """Turns the contract's DATABASE_URL forms into SQLAlchemy async URLs."""
+    if not raw:
+        return f"sqlite+aiosqlite:///{data_dir / 'roomtimer.db'}"
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        raise ConfigError(f"DATABASE_URL is not a URL: {scheme[:20]!r}…")
+    drivers = {
+        "postgres": "postgresql+asyncpg",
+        "postgresql": "postgresql+asyncpg",
+        "postgresql+asyncpg": "postgresql+asyncpg",
+        "sqlite": "sqlite+aiosqlite",
+        "sqlite+aiosqlite": "sqlite+aiosqlite",
+    }
+    if scheme not in drivers:
+        raise ConfigError("DATABASE_URL must start with postgresql://, postgres:// or sqlite:///")
+    return f"{drivers[scheme]}://{rest}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL, or None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _list(raw: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
+def _dev_secret(db_url: str, data_dir: Path) -> str:
+    """A random secret kept beside the SQLite file, so `serve` and `token` agree."""
+    db_file = sqlite_path(db_url)
+    folder = db_file.parent if db_file else data_dir
+    path = folder / ".jwt-secret"
+    if path.exists():
+        return path.read_text().strip()
+    folder.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Reads and checks the environment; raises ConfigError with a one-line reason."""
+    env = os.environ if env is None else env
+    environment = (env.get("APP_ENV") or env.get("NODE_ENV") or "development").strip().lower()
+    data_dir = Path(env.get("ROOMTIMER_DATA_DIR") or "data")
+    db_url = database_url(env.get("DATABASE_URL"), data_dir)
+    secret = env.get("JWT_SECRET", "")
+    source = "env"
+    if environment == "production":
+        if secret.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ConfigError(
+                "JWT_SECRET is required in production (and must not be a placeholder)"
+            )
+    elif not secret:
+        secret, source = _dev_secret(db_url, data_dir), "generated"
+    return Settings(
+        host=env.get("HOST") or "127.0.0.1",
+        port=_int(env, "PORT", 3000, minimum=0),
+        database_url=db_url,
+        redis_url=env.get("REDIS_URL") or None,
+        jwt_secret=secret,
+        jwt_secret_source=source,
+        cors_origins=_list(env.get("CORS_ORIGIN")),
+        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        rate_limit_window_ms=_int(env, "RATE_LIMIT_WINDOW_MS", 60_000),
+        rate_limit_max_requests=_int(env, "RATE_LIMIT_MAX_REQUESTS", 100),
+        trusted_proxies=_list(env.get("TRUSTED_PROXIES")),
+        environment=environment,
+    )

@@ -1,0 +1,1 @@
+"""HTTP and Socket.IO handlers: parse, authorize, call a service, shape the reply."""

@@ -1,0 +1,54 @@
+"""Operations: health, metrics, socket statistics."""
+
+import asyncio
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from roomtimer import keys
+from roomtimer.middleware.auth import require_owner
+from roomtimer.render import json_response
+from roomtimer.services import stats
+
+CHECK_TIMEOUT_S = 2.0
+
+
+async def health(request: web.Request) -> web.Response:
+    """GET /health: 200 when every dependency answers, else 503."""
+    checks = await stats.health_checks(
+        request.app[keys.engine], request.app.get(keys.redis), timeout_s=CHECK_TIMEOUT_S
+    )
+    healthy = all(value == "ok" for value in checks.values())
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "checks": checks,
+        "serverTime": request.app[keys.clock].now_ms(),
+    }
+    return json_response(body, 200 if healthy else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """GET /metrics in Prometheus text format."""
+    app = request.app
+    registry = app[keys.metrics]
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            counts = await stats.storage_counts(app[keys.db])
+        registry.rooms.set(counts.rooms)
+        registry.running_timers.set(counts.running_timers)
+    except Exception:  # noqa: BLE001 - metrics must answer while the database is down
+        pass
+    registry.connected_sockets.set(app[keys.presence].counts.clients())
+    return web.Response(
+        body=generate_latest(registry.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+async def socket_stats(request: web.Request) -> web.Response:
+    """GET /api/stats/socket"""
+    require_owner(request)
+    app = request.app
+    body = await stats.socket_stats(
+        app[keys.db], app[keys.broadcaster], app[keys.presence], app[keys.clock]
+    )
+    return json_response(body)

@@ -1,0 +1,41 @@
+"""Request bodies: JSON only, checked against a schema."""
+
+import json
+from typing import Any
+
+import orjson
+from aiohttp import web
+from marshmallow import Schema
+
+from roomtimer import keys
+from roomtimer.errors import InvalidJson, UnsupportedMediaType, ValidationFailed
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:  # orjson refuses integers past 64 bits: those are range errors, not bad JSON
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidJson() from None
+
+
+def json_body(request: web.Request) -> Any:
+    """The parsed body: `{}` when empty, whatever the Content-Type; else JSON only."""
+    raw = request.get(keys.raw_body, b"")
+    if not raw.strip():
+        return {}
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType()
+    return _decode(raw)
+
+
+def load(request: web.Request, schema: Schema) -> dict[str, Any]:
+    """The body validated by `schema` (400 validation_error with per-field messages)."""
+    data = json_body(request)
+    if not isinstance(data, dict):
+        raise ValidationFailed(details={"_schema": ["Request body must be a JSON object."]})
+    loaded: dict[str, Any] = schema.load(data)
+    return loaded

@@ -1,0 +1,64 @@
+"""HTTP handlers of rooms."""
+
+from aiohttp import web
+
+from roomtimer import keys
+from roomtimer.controllers import schemas
+from roomtimer.controllers.parsing import load
+from roomtimer.middleware.auth import require_owner
+from roomtimer.render import json_response
+
+room_create = schemas.RoomCreate()
+room_update = schemas.RoomUpdate()
+empty = schemas.Empty()
+
+
+async def create_room(request: web.Request) -> web.Response:
+    """POST /api/rooms"""
+    owner = require_owner(request)
+    body = load(request, room_create)
+    room = await request.app[keys.rooms].create(
+        owner_id=owner, name=body["name"], description=body["description"] or ""
+    )
+    return json_response(room, 201)
+
+
+async def list_rooms(request: web.Request) -> web.Response:
+    """GET /api/rooms"""
+    owner = require_owner(request)
+    return json_response(await request.app[keys.rooms].list_owned(owner_id=owner))
+
+
+async def room_state(request: web.Request) -> web.Response:
+    """GET /api/rooms/{shareToken}: what viewers see."""
+    token = request.match_info["key"]
+    return json_response(await request.app[keys.rooms].state(share_token=token))
+
+
+async def update_room(request: web.Request) -> web.Response:
+    """PUT /api/rooms/{id}"""
+    owner = require_owner(request)
+    room_id = request.match_info["key"]
+    await request.app[keys.rooms].check_owner(owner_id=owner, room_id=room_id)
+    changes = load(request, room_update)
+    if "description" in changes:
+        changes["description"] = changes["description"] or ""
+    room = await request.app[keys.rooms].update(owner_id=owner, room_id=room_id, changes=changes)
+    return json_response(room)
+
+
+async def delete_room(request: web.Request) -> web.Response:
+    """DELETE /api/rooms/{id}"""
+    owner = require_owner(request)
+    await request.app[keys.rooms].delete(owner_id=owner, room_id=request.match_info["key"])
+    return web.Response(status=204)
+
+
+async def rotate_share_token(request: web.Request) -> web.Response:
+    """POST /api/rooms/{id}/share-token"""
+    owner = require_owner(request)
+    room_id = request.match_info["id"]
+    await request.app[keys.rooms].check_owner(owner_id=owner, room_id=room_id)
+    load(request, empty)
+    room = await request.app[keys.rooms].rotate_share_token(owner_id=owner, room_id=room_id)
+    return json_response(room)

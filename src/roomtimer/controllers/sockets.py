@@ -1,0 +1,114 @@
+"""Socket.IO handlers of viewers: join, leave, sync, ping."""
+
+from typing import Any
+
+import socketio
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import FixedWindowRateLimiter
+
+from roomtimer.clock import Clock
+from roomtimer.controllers.socket_server import ack_wanted
+from roomtimer.models.tables import Room
+from roomtimer.services import views
+from roomtimer.services.broadcast import NAMESPACE, Broadcaster, channel
+from roomtimer.services.presence import Presence
+from roomtimer.services.rooms import RoomService
+
+MAX_TOKEN_LENGTH = 512
+EVENTS_PER_WINDOW = RateLimitItemPerSecond(60, 10)  # clock sync sends bursts of pings
+
+
+class SocketError(Exception):
+    """A refused socket request: reported by `error` event and in the ack."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _share_token(payload: Any) -> str:
+    token = payload.get("shareToken") if isinstance(payload, dict) else None
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise SocketError("invalid_payload", "Expected {shareToken: string}")
+    return token
+
+
+class ViewerNamespace(socketio.AsyncNamespace):
+    """The default namespace; no per-client state lives on `self`."""
+
+    def __init__(
+        self, rooms: RoomService, presence: Presence, broadcaster: Broadcaster, clock: Clock
+    ) -> None:
+        super().__init__(NAMESPACE)
+        self.room_service = rooms
+        self.presence = presence
+        self.broadcaster = broadcaster
+        self.clock = clock
+        self.limiter = FixedWindowRateLimiter(MemoryStorage())
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """Routes `join-room` to `on_join_room`, refusing floods and reporting failures."""
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid = args[0]
+        try:
+            if not await self.limiter.hit(EVENTS_PER_WINDOW, sid):
+                raise SocketError("rate_limited", "Too many events; slow down")
+            return await super().trigger_event(event.replace("-", "_"), *args)
+        except SocketError as exc:
+            error = {"code": exc.code, "message": exc.message}
+            await self.emit("error", {**error, "serverTime": self.clock.now_ms()}, to=sid)
+            return {"ok": False, "error": error}
+
+    async def _room(self, payload: Any) -> Room:
+        room = await self.room_service.find_by_token(_share_token(payload))
+        if room is None:
+            raise SocketError("room_not_found", "No room with this share token")
+        return room
+
+    async def _joined_room(self, sid: str, payload: Any) -> Room:
+        room = await self._room(payload)
+        if channel(room.id) not in self.rooms(sid):
+            raise SocketError("not_joined", "Join the room first")
+        return room
+
+    async def _send_state(self, sid: str, room: Room) -> None:
+        state = views.room_state(room, self.clock.now_ms(), self.presence.count(room.id))
+        await self.broadcaster.to_socket(sid, "room-state", state)
+
+    async def on_join_room(self, sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        """Joins the room of a share token and sends its state."""
+        room = await self._room(payload)
+        await self.enter_room(sid, channel(room.id))
+        await self._send_state(sid, room)
+        self.presence.changed(room.id)
+        return {"ok": True, "roomId": room.id}
+
+    async def on_leave_room(self, sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        """Leaves a joined room."""
+        room = await self._joined_room(sid, payload)
+        await self.leave_room(sid, channel(room.id))
+        self.presence.changed(room.id)
+        return {"ok": True}
+
+    async def on_request_sync(self, sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        """Sends the joined room's state again."""
+        room = await self._joined_room(sid, payload)
+        await self._send_state(sid, room)
+        return {"ok": True}
+
+    async def on_ping(self, sid: str, *_: Any) -> dict[str, int] | None:
+        """The server clock: as the ack, or as a `pong` event without one."""
+        now = {"serverTime": self.clock.now_ms()}
+        if ack_wanted.get():
+            return now
+        await self.emit("pong", now, to=sid)
+        return None
+
+    async def on_disconnect(self, sid: str, *_: Any) -> None:
+        """Recounts the rooms the socket was in."""
+        for name in self.rooms(sid):
+            if name.startswith("room:"):
+                self.presence.changed(name[5:])

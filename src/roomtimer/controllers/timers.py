@@ -1,0 +1,63 @@
+"""HTTP handlers of timers."""
+
+from aiohttp import web
+
+from roomtimer import keys
+from roomtimer.controllers import schemas
+from roomtimer.controllers.parsing import load
+from roomtimer.middleware.auth import require_owner
+from roomtimer.render import json_response
+
+timer_create = schemas.TimerCreate()
+timer_update = schemas.TimerUpdate()
+timer_adjust = schemas.TimerAdjust()
+empty = schemas.Empty()
+
+
+async def create_timer(request: web.Request) -> web.Response:
+    """POST /api/rooms/{roomId}/timers"""
+    owner = require_owner(request)
+    room_id = request.match_info["id"]
+    await request.app[keys.rooms].check_owner(owner_id=owner, room_id=room_id)
+    body = load(request, timer_create)
+    timer = await request.app[keys.timers].create(
+        owner_id=owner,
+        room_id=room_id,
+        label=body["label"],
+        duration_ms=body["duration_ms"],
+        position=body.get("position"),
+    )
+    return json_response(timer, 201)
+
+
+async def update_timer(request: web.Request) -> web.Response:
+    """PUT /api/timers/{id}"""
+    owner = require_owner(request)
+    timer_id = request.match_info["id"]
+    await request.app[keys.timers].check_owner(owner_id=owner, timer_id=timer_id)
+    changes = load(request, timer_update)
+    timer = await request.app[keys.timers].update(
+        owner_id=owner, timer_id=timer_id, changes=changes
+    )
+    return json_response(timer)
+
+
+async def delete_timer(request: web.Request) -> web.Response:
+    """DELETE /api/timers/{id}"""
+    owner = require_owner(request)
+    await request.app[keys.timers].delete(owner_id=owner, timer_id=request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def timer_command(request: web.Request) -> web.Response:
+    """POST /api/timers/{id}/{start|pause|reset|adjust}"""
+    owner = require_owner(request)
+    timer_id = request.match_info["id"]
+    name = request.match_info["command"]
+    service = request.app[keys.timers]
+    await service.check_owner(owner_id=owner, timer_id=timer_id)
+    body = load(request, timer_adjust if name == "adjust" else empty)
+    timer = await service.command(
+        owner_id=owner, timer_id=timer_id, name=name, delta_ms=body.get("delta_ms")
+    )
+    return json_response(timer)

@@ -1,0 +1,32 @@
+"""Every typed key of the application and of requests, in one place."""
+
+from typing import TYPE_CHECKING
+
+import socketio
+from aiohttp import web
+from limits.aio.strategies import RateLimiter
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from roomtimer.clock import Clock
+from roomtimer.config import Settings
+
+if TYPE_CHECKING:
+    pass
+
+settings = web.AppKey("settings", Settings)
+clock = web.AppKey("clock", Clock)
+metrics = web.AppKey("metrics", "Metrics")
+sio = web.AppKey("sio", socketio.AsyncServer)
+broadcaster = web.AppKey("broadcaster", "Broadcaster")
+presence = web.AppKey("presence", "Presence")
+engine = web.AppKey("engine", AsyncEngine)
+db = web.AppKey("db", async_sessionmaker[AsyncSession])
+redis = web.AppKey("redis", Redis)
+limiter = web.AppKey("limiter", RateLimiter)
+scheduler = web.AppKey("scheduler", "Scheduler")
+rooms = web.AppKey("rooms", "RoomService")
+timers = web.AppKey("timers", "TimerService")
+
+raw_body = web.RequestKey("raw_body", bytes)
+request_id = web.RequestKey("request_id", str)

@@ -1,0 +1,1 @@
+"""aiohttp middlewares: errors, auth, rate limits, security headers, request logs."""

@@ -1,0 +1,71 @@
+"""One middleware turns every failure into the contract's error shape."""
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from loguru import logger
+from marshmallow import ValidationError
+
+from roomtimer.errors import AppError, MethodNotAllowed, RateLimited
+from roomtimer.render import error_response
+
+HTTP_CODES = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "invalid_transition",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def app_error_response(exc: AppError) -> web.Response:
+    """The response for a domain error."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, MethodNotAllowed):
+        headers["Allow"] = ", ".join(exc.allowed)
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+
+def http_error_response(exc: web.HTTPException) -> web.Response:
+    """aiohttp's own errors (router 404/405, oversize) in the contract's shape."""
+    status = exc.status
+    headers = {}
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        message = f"Method {exc.method} not allowed"
+    elif status == 404:
+        message = "No such route"
+    else:
+        message = exc.reason
+    code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "validation_error")
+    return error_response(status, code, message, headers=headers)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Maps AppError, marshmallow errors and aiohttp errors; anything else is a logged 500."""
+    try:
+        return await handler(request)
+    except AppError as exc:
+        return app_error_response(exc)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return error_response(400, "validation_error", "Invalid request body", messages)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return http_error_response(exc)
+    except Exception:
+        logger.exception("unhandled error on {} {}", request.method, _route(request))
+        return error_response(500, "internal_error", "Internal server error")
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"

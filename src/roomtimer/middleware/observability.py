@@ -1,0 +1,45 @@
+"""Request ids, access logs without secrets, and request metrics."""
+
+import re
+import time
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from loguru import logger
+
+from roomtimer import keys
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def route_name(request: web.Request) -> str:
+    """The route template (never the raw path: share tokens are capabilities)."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def observability_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Tags the request with an id, logs it once, counts it."""
+    if request.path.startswith("/socket.io/"):
+        return await handler(request)  # long-polls and websockets would skew every figure
+    incoming = request.headers.get("X-Request-Id", "")
+    request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[keys.request_id] = request_id
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = request_id
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = route_name(request)
+        metrics = request.app[keys.metrics]
+        metrics.http_requests.labels(request.method, route, str(status)).inc()
+        metrics.http_latency.labels(request.method, route).observe(elapsed)
+        logger.bind(request_id=request_id).info(
+            "{} {} {} {:.1f}ms", request.method, route, status, elapsed * 1000
+        )

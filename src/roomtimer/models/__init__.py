@@ -1,0 +1,1 @@
+"""Tables and the pure timer state machine."""

@@ -1,0 +1,1 @@
+"""Use cases: rooms, timers, scheduling, broadcasting; no HTTP."""

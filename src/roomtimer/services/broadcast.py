@@ -1,0 +1,54 @@
+"""The one place where room events leave the server.
+
+Socket.IO delivery (the client manager decides how bytes reach each socket, fast path
+and Redis included) and every other listener (event streams, webhooks) hang off here.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from roomtimer.services.metrics import Metrics
+
+NAMESPACE = "/"
+Listener = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
+def channel(room_id: str) -> str:
+    """The Socket.IO room of a roomtimer room."""
+    return f"room:{room_id}"
+
+
+class Broadcaster:
+    """Sends events to rooms and sockets, and tells listeners about room events."""
+
+    def __init__(self, sio: socketio.AsyncServer, metrics: Metrics) -> None:
+        self.sio = sio
+        self.metrics = metrics
+        self.listeners: list[Listener] = []
+
+    async def to_room(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
+        """Emits `event` to every socket of the room, on every worker."""
+        await self.sio.emit(event, payload, room=channel(room_id))
+        self.metrics.broadcasts.labels(event).inc()
+        for listener in self.listeners:
+            await listener(room_id, event, payload)
+
+    async def to_socket(self, sid: str, event: str, payload: dict[str, Any]) -> None:
+        """Emits `event` to one socket."""
+        await self.sio.emit(event, payload, to=sid)
+
+    async def clear_room(self, room_id: str) -> None:
+        """Removes every member from the room, on every worker."""
+        await self.sio.close_room(channel(room_id))
+
+    def local_members(self, room_id: str) -> int:
+        """Sockets of this worker in the room."""
+        rooms = self.sio.manager.rooms.get(NAMESPACE, {})
+        return len(rooms.get(channel(room_id), ()))
+
+    def local_rooms(self) -> list[str]:
+        """Room ids with at least one socket on this worker."""
+        rooms = self.sio.manager.rooms.get(NAMESPACE, {})
+        return [name[5:] for name, members in rooms.items() if name.startswith("room:") and members]

@@ -1,0 +1,84 @@
+"""Database engine, sessions and migrations."""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from roomtimer.config import sqlite_path
+
+# Any fixed number works: it only has to be the same in every worker.
+MIGRATION_LOCK_ID = 7_262_001
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine; SQLite gets one connection (writes are serialised anyway)."""
+    if url.startswith("sqlite"):
+        db_file = sqlite_path(url)
+        if db_file is not None:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
+    """Sessions whose objects stay readable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def migrations_dir() -> Path:
+    """Alembic scripts: inside the installed package, or at the source checkout's root."""
+    packaged = Path(__file__).resolve().parent.parent / "migrations"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "migrations"
+
+
+def alembic_config() -> Config:
+    """Alembic configuration pointing at roomtimer's migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    return config
+
+
+def _run(connection: Connection, revision: str, downgrade: bool) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    if downgrade:
+        command.downgrade(config, revision)
+    else:
+        command.upgrade(config, revision)
+
+
+async def migrate(url: str, revision: str = "head", *, downgrade: bool = False) -> None:
+    """Applies migrations; several workers starting at once take turns (PostgreSQL lock)."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+                )
+            await conn.run_sync(_run, revision, downgrade)
+    finally:
+        await engine.dispose()
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raises unless the database answers."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

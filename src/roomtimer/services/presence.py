@@ -1,0 +1,101 @@
+"""Who is watching: `user-count` per room, at most about one a second."""
+
+import asyncio
+from typing import Protocol
+
+from roomtimer.clock import Clock
+from roomtimer.services.broadcast import NAMESPACE, Broadcaster
+
+
+class Counts(Protocol):
+    """Where membership numbers come from (this worker, or every live worker)."""
+
+    def room(self, room_id: str) -> int:
+        """Sockets in the room."""
+        ...
+
+    def clients(self) -> int:
+        """Connected sockets."""
+        ...
+
+
+class LocalCounts:
+    """Counts of this worker's sockets: right for a single process."""
+
+    def __init__(self, broadcaster: Broadcaster) -> None:
+        self.broadcaster = broadcaster
+
+    def room(self, room_id: str) -> int:
+        """Sockets of this worker in the room."""
+        return self.broadcaster.local_members(room_id)
+
+    def clients(self) -> int:
+        """Sockets connected to this worker."""
+        return sum(1 for _ in self.broadcaster.sio.manager.get_participants(NAMESPACE, None))
+
+
+class Presence:
+    """Coalesces membership changes into at most one `user-count` a second per room."""
+
+    def __init__(
+        self,
+        broadcaster: Broadcaster,
+        clock: Clock,
+        *,
+        interval_ms: int = 1000,
+        counts: Counts | None = None,
+    ) -> None:
+        self.broadcaster = broadcaster
+        self.clock = clock
+        self.interval_ms = interval_ms
+        self.counts: Counts = counts or LocalCounts(broadcaster)
+        self._last_at: dict[str, int] = {}
+        self._last_count: dict[str, int] = {}
+        self._pending: dict[str, asyncio.TimerHandle] = {}
+
+    def count(self, room_id: str) -> int:
+        """Sockets in the room."""
+        return self.counts.room(room_id)
+
+    def total_clients(self) -> int:
+        """Connected sockets."""
+        return self.counts.clients()
+
+    def changed(self, room_id: str) -> None:
+        """Schedules a `user-count` for the room: now if quiet, else a second after the last."""
+        if room_id in self._pending:
+            return
+        delay_ms = max(0, self._last_at.get(room_id, 0) + self.interval_ms - self.clock.now_ms())
+        loop = asyncio.get_running_loop()
+        self._pending[room_id] = loop.call_later(delay_ms / 1000, self._fire, room_id)
+
+    def forget(self, room_id: str) -> None:
+        """Drops the state of a deleted room."""
+        handle = self._pending.pop(room_id, None)
+        if handle:
+            handle.cancel()
+        self._last_at.pop(room_id, None)
+        self._last_count.pop(room_id, None)
+
+    def _fire(self, room_id: str) -> None:
+        self._pending.pop(room_id, None)
+        count = self.count(room_id)
+        if count == self._last_count.get(room_id):
+            return
+        now = self.clock.now_ms()
+        self._last_at[room_id] = now
+        self._last_count[room_id] = count
+        payload = {"roomId": room_id, "count": count, "serverTime": now}
+        task = asyncio.ensure_future(self.broadcaster.to_room(room_id, "user-count", payload))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    def close(self) -> None:
+        """Cancels every pending emit."""
+        for handle in self._pending.values():
+            handle.cancel()
+        self._pending.clear()
+
+
+# Strong references to fire-and-forget emits, so they are not garbage collected mid-flight.
+_background: set[asyncio.Future[None]] = set()

@@ -1,0 +1,199 @@
+"""Timers: create, change, delete and the start/pause/reset/adjust commands.
+
+Writes are optimistic: each is an UPDATE guarded by the version read, retried when
+another request or worker changed the timer in between, so the database stays the
+one truth across workers.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roomtimer.clock import Clock
+from roomtimer.errors import AppError, Forbidden, NotFound, Unavailable, ValidationFailed
+from roomtimer.models import timer_machine as machine
+from roomtimer.models.tables import Room, Timer
+from roomtimer.services import views
+from roomtimer.services.broadcast import Broadcaster
+from roomtimer.services.rooms import owned_room
+from roomtimer.services.scheduler import Scheduler
+
+MAX_TIMERS_PER_ROOM = 100
+MAX_ATTEMPTS = 8
+
+Change = Callable[[machine.TimerState, int], machine.TimerState]
+
+
+async def owned_timer(session: AsyncSession, timer_id: str, owner_id: str) -> Timer:
+    """The timer, if it exists (404) and its room belongs to `owner_id` (403)."""
+    row = (
+        await session.execute(select(Timer, Room.owner_id).join(Room).where(Timer.id == timer_id))
+    ).first()
+    if row is None:
+        raise NotFound("Timer not found")
+    timer, room_owner = row
+    if room_owner != owner_id:
+        raise Forbidden("You do not own this timer")
+    return timer
+
+
+def _columns(state: machine.TimerState) -> dict[str, Any]:
+    fields = asdict(state)
+    fields["status"] = str(state.status)
+    return fields
+
+
+class TimerService:
+    """Use cases of timers."""
+
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        broadcaster: Broadcaster,
+        scheduler: Scheduler,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.broadcaster = broadcaster
+        self.scheduler = scheduler
+
+    async def check_owner(self, *, owner_id: str, timer_id: str) -> None:
+        """404 unless the timer exists, 403 unless `owner_id` owns its room."""
+        async with self.db() as session:
+            await owned_timer(session, timer_id, owner_id)
+
+    async def create(
+        self, *, owner_id: str, room_id: str, label: str, duration_ms: int, position: int | None
+    ) -> dict[str, Any]:
+        """Adds an idle timer to a room (at most 100 a room)."""
+        async with self.db.begin() as session:
+            room = await owned_room(session, room_id, owner_id, lock=True)
+            count, highest = (
+                await session.execute(
+                    select(func.count(Timer.id), func.max(Timer.position)).where(
+                        Timer.room_id == room.id
+                    )
+                )
+            ).one()
+            if count >= MAX_TIMERS_PER_ROOM:
+                raise ValidationFailed(
+                    details={"timers": [f"A room has at most {MAX_TIMERS_PER_ROOM} timers."]}
+                )
+            now = self.clock.now_ms()
+            timer = Timer(
+                id=str(uuid.uuid4()),
+                room_id=room.id,
+                label=label,
+                position=position if position is not None else (highest + 1 if count else 0),
+                created_at=now,
+                updated_at=now,
+                **_columns(machine.new(duration_ms)),
+            )
+            session.add(timer)
+        payload = views.timer_event(timer, now)
+        await self.broadcaster.to_room(room.id, "timer-created", payload)
+        return payload
+
+    async def update(
+        self, *, owner_id: str, timer_id: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Changes label, duration or position (duration applies to an idle timer now)."""
+
+        def change(state: machine.TimerState, now: int) -> machine.TimerState:
+            if not changes:
+                return state
+            if "duration_ms" in changes:
+                state = machine.set_duration(state, changes["duration_ms"])
+            return replace(state, version=state.version + 1)
+
+        fields = {k: v for k, v in changes.items() if k != "duration_ms"}
+        return await self._write(owner_id, timer_id, change, fields)
+
+    async def command(
+        self, *, owner_id: str, timer_id: str, name: str, delta_ms: int | None = None
+    ) -> dict[str, Any]:
+        """Applies start, pause, reset or adjust; a no-op changes and broadcasts nothing."""
+
+        def change(state: machine.TimerState, now: int) -> machine.TimerState:
+            if name == "adjust":
+                assert delta_ms is not None
+                return machine.adjust(state, delta_ms, now)
+            return machine.COMMANDS[name](state, now)
+
+        return await self._write(owner_id, timer_id, change)
+
+    async def delete(self, *, owner_id: str, timer_id: str) -> None:
+        """Deletes a timer and tells its room."""
+        async with self.db.begin() as session:
+            timer = await owned_timer(session, timer_id, owner_id)
+            await session.delete(timer)
+        now = self.clock.now_ms()
+        payload = {"id": timer.id, "roomId": timer.room_id, "serverTime": now}
+        await self.broadcaster.to_room(timer.room_id, "timer-deleted", payload)
+
+    async def _write(
+        self, owner_id: str, timer_id: str, change: Change, fields: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Settles a passed deadline, applies `change`, saves it guarded by version, broadcasts."""
+        fields = fields or {}
+        for _ in range(MAX_ATTEMPTS):
+            async with self.db.begin() as session:
+                timer = await owned_timer(session, timer_id, owner_id)
+                now = self.clock.now_ms()
+                before = views.state_of(timer)
+                settled = machine.settle(before, now)
+                refused: AppError | None = None
+                try:
+                    after = change(settled, now)
+                except AppError as exc:
+                    after, refused = settled, exc
+                if after is not before:
+                    values = {**_columns(after), **fields, "updated_at": now}
+                    saved = await session.execute(
+                        update(Timer)
+                        .where(Timer.id == timer.id, Timer.version == before.version)
+                        .values(**values)
+                        .execution_options(synchronize_session=False)
+                    )
+                    if saved.rowcount != 1:  # type: ignore[attr-defined]
+                        continue  # changed under us: read again
+            for name, value in fields.items():
+                setattr(timer, name, value)  # the session is closed: only the view changes
+            return await self._announce(timer, before, settled, after, now, refused)
+        raise Unavailable("The timer is changing too fast; try again")
+
+    async def _announce(
+        self,
+        timer: Timer,
+        before: machine.TimerState,
+        settled: machine.TimerState,
+        after: machine.TimerState,
+        now: int,
+        refused: AppError | None,
+    ) -> dict[str, Any]:
+        if settled is not before:  # its deadline passed before this request
+            self._apply(timer, settled, now)
+            await self.broadcaster.to_room(
+                timer.room_id, "timer-finished", views.timer_event(timer, now)
+            )
+        if after is not settled:
+            self._apply(timer, after, now)
+            finished = after.status is machine.Status.FINISHED
+            event = "timer-finished" if finished else "timer-update"
+            await self.broadcaster.to_room(timer.room_id, event, views.timer_event(timer, now))
+            if after.status is machine.Status.RUNNING and after.ends_at is not None:
+                self.scheduler.track(after.ends_at)
+        if refused is not None:
+            raise refused
+        return views.timer_event(timer, now)
+
+    @staticmethod
+    def _apply(timer: Timer, state: machine.TimerState, now: int) -> None:
+        for name, value in _columns(state).items():
+            setattr(timer, name, value)
+        timer.updated_at = now

@@ -1,0 +1,28 @@
+"""Admin JWTs: HS256 only, `sub` (a string) and `exp` required."""
+
+import jwt
+
+ALGORITHM = "HS256"
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, expired, or signed otherwise."""
+
+
+def issue(secret: str, sub: str, ttl_s: int, now_s: int) -> str:
+    """A signed admin token for `sub`, valid for `ttl_s` seconds."""
+    return jwt.encode({"sub": sub, "iat": now_s, "exp": now_s + ttl_s}, secret, ALGORITHM)
+
+
+def verify(secret: str, token: str) -> str:
+    """The owner id (`sub`) of a valid token; raises InvalidToken otherwise."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise InvalidToken(str(exc)) from None
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > 255:
+        raise InvalidToken("sub must be a non-empty string")
+    return sub
