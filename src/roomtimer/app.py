@@ -20,6 +20,7 @@ from roomtimer.middleware.security import add_security_headers
 from roomtimer.routes import setup_routes
 from roomtimer.services import db as database
 from roomtimer.services.broadcast import Broadcaster
+from roomtimer.services.cluster import ClusterCounts, ClusterGate, ResilientRedisManager
 from roomtimer.services.metrics import Metrics
 from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
@@ -53,7 +54,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     setup_routes(app)
     _setup_cors(app, settings)
     app.on_response_prepare.append(add_security_headers)
-    app.cleanup_ctx.extend([_database, _redis, _limiter, _services])
+    app.cleanup_ctx.extend([_database, _redis, _limiter, _services, _cluster])
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -107,6 +108,25 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     yield
     await scheduler.stop()
     app[keys.presence].close()
+
+
+async def _cluster(app: web.Application) -> AsyncIterator[None]:
+    """With Redis: counts across workers, one `user-count` pace, resync after outages."""
+    redis = app.get(keys.redis)
+    if redis is None:
+        yield
+        return
+    presence, rooms = app[keys.presence], app[keys.rooms]
+    counts = ClusterCounts(redis, app[keys.broadcaster])
+    counts.on_change = presence.changed
+    presence.counts = counts
+    presence.gate = ClusterGate(redis, presence.interval_ms)
+    manager = app[keys.sio].manager
+    if isinstance(manager, ResilientRedisManager):
+        manager.on_reconnect = rooms.resync_local_rooms
+    counts.start()
+    yield
+    await counts.stop()
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -35,6 +35,10 @@ class Broadcaster:
         for listener in self.listeners:
             await listener(room_id, event, payload)
 
+    async def to_local_room(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
+        """Emits `event` to the room's sockets on this worker only."""
+        await self.sio.emit(event, payload, room=channel(room_id), ignore_queue=True)
+
     async def to_socket(self, sid: str, event: str, payload: dict[str, Any]) -> None:
         """Emits `event` to one socket."""
         await self.sio.emit(event, payload, to=sid)
@@ -51,4 +55,8 @@ class Broadcaster:
     def local_rooms(self) -> list[str]:
         """Room ids with at least one socket on this worker."""
         rooms = self.sio.manager.rooms.get(NAMESPACE, {})
-        return [name[5:] for name, members in rooms.items() if name.startswith("room:") and members]
+        return [
+            name[5:]
+            for name, members in rooms.items()
+            if isinstance(name, str) and name.startswith("room:") and members
+        ]

@@ -19,6 +19,14 @@ class Counts(Protocol):
         ...
 
 
+class Gate(Protocol):
+    """Paces `user-count` across workers: one announcer per room per interval."""
+
+    async def wait_ms(self, room_id: str) -> int:
+        """0 when this worker may announce now, else how long to wait."""
+        ...
+
+
 class LocalCounts:
     """Counts of this worker's sockets: right for a single process."""
 
@@ -49,6 +57,7 @@ class Presence:
         self.clock = clock
         self.interval_ms = interval_ms
         self.counts: Counts = counts or LocalCounts(broadcaster)
+        self.gate: Gate | None = None
         self._last_at: dict[str, int] = {}
         self._last_count: dict[str, int] = {}
         self._pending: dict[str, asyncio.TimerHandle] = {}
@@ -79,6 +88,18 @@ class Presence:
 
     def _fire(self, room_id: str) -> None:
         self._pending.pop(room_id, None)
+        task = asyncio.ensure_future(self._announce(room_id))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def _announce(self, room_id: str) -> None:
+        if self.gate is not None:
+            wait_ms = await self.gate.wait_ms(room_id)
+            if wait_ms and room_id not in self._pending:
+                loop = asyncio.get_running_loop()
+                self._pending[room_id] = loop.call_later(wait_ms / 1000, self._fire, room_id)
+            if wait_ms:
+                return
         count = self.count(room_id)
         if count == self._last_count.get(room_id):
             return
@@ -86,9 +107,7 @@ class Presence:
         self._last_at[room_id] = now
         self._last_count[room_id] = count
         payload = {"roomId": room_id, "count": count, "serverTime": now}
-        task = asyncio.ensure_future(self.broadcaster.to_room(room_id, "user-count", payload))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        await self.broadcaster.to_room(room_id, "user-count", payload)
 
     def close(self) -> None:
         """Cancels every pending emit."""

@@ -145,3 +145,14 @@ class RoomService:
         await self.broadcaster.clear_room(room_id)
         self.presence.changed(room_id)
         return {**views.room_owner(room, now), "serverTime": now}
+
+    async def resync_local_rooms(self) -> None:
+        """Resends `room-state` to every room with sockets on this worker (after an outage)."""
+        for room_id in self.broadcaster.local_rooms():
+            async with self.db() as session:
+                room = await session.scalar(
+                    select(Room).where(Room.id == room_id).options(selectinload(Room.timers))
+                )
+            if room is not None:
+                state = views.room_state(room, self.clock.now_ms(), self.presence.count(room_id))
+                await self.broadcaster.to_local_room(room_id, "room-state", state)

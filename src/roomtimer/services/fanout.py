@@ -1,0 +1,270 @@
+"""The one fast place where broadcasts leave: Socket.IO client managers with a shared frame.
+
+python-socketio 5.18's AsyncManager creates a task per recipient, and engineio then
+queues, wakes a writer task and re-frames the same bytes for each socket. Here a room
+event is encoded once, into one websocket frame, and written straight to the transport
+of every websocket viewer whose engineio writer holds nothing; any other socket
+(polling, mid-upgrade, or with packets queued) gets the packet on engineio's own queue,
+in the same synchronous pass, so each socket's order is kept. Sockets that buffer more
+than `max_buffer_bytes` are dropped. Engine.IO internals: see `fanout_transport`.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import socketio
+from socketio import packet as sio_packet
+
+from roomtimer.services import fanout_json
+from roomtimer.services.fanout_transport import (
+    DROPPED_ATTR,
+    WS_ATTR,
+    FastWebSocket,
+    Outgoing,
+    TrackedQueue,
+    install_engineio_hooks,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BUFFER_BYTES",
+    "FanoutStats",
+    "FastAsyncManager",
+    "FastManagerMixin",
+    "FastRedisManager",
+    "FastWebSocket",
+    "create_client_manager",
+    "install_engineio_hooks",
+    "orjson_json",
+    "peer_address",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BUFFER_BYTES = 1024 * 1024
+DropHook = Callable[[str], None]
+
+# The module to pass as `socketio.AsyncServer(json=...)`: dumps/loads backed by orjson.
+orjson_json: ModuleType = fanout_json
+
+
+@dataclass
+class FanoutStats:
+    """Delivery counters of one manager (one per socket per event)."""
+
+    fast: int = 0  # frames written straight to a websocket transport
+    queued: int = 0  # packets put on engineio's per-socket queue
+    dropped: int = 0  # sockets closed for buffering more than the cap
+
+
+class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
+    """Local delivery of emits through the shared-frame fast path.
+
+    It subclasses AsyncManager so that it can sit *below* AsyncPubSubManager in a Redis
+    manager's MRO: AsyncPubSubManager._handle_emit delivers locally with `super().emit`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.max_buffer_bytes = DEFAULT_MAX_BUFFER_BYTES
+        self.on_drop: DropHook | None = None
+        self.stats = FanoutStats()
+        self.fast_path = False
+        self._closing: set[asyncio.Task[Any]] = set()
+
+    def configure_fanout(
+        self, *, max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES, on_drop: DropHook | None = None
+    ) -> None:
+        """Sets the per-socket buffer cap and the hook called with each dropped sid."""
+        if max_buffer_bytes <= 0:
+            raise ValueError("max_buffer_bytes must be positive")
+        self.max_buffer_bytes = max_buffer_bytes
+        self.on_drop = on_drop
+
+    @property
+    def dropped(self) -> int:
+        """Sockets dropped so far for buffering more than the cap."""
+        return self.stats.dropped
+
+    def set_server(self, server: Any) -> None:
+        """Attaches the Socket.IO server and hooks its engineio server (if it is safe to)."""
+        super().set_server(server)
+        self.fast_path = install_engineio_hooks(server.eio)
+
+    async def emit(  # type: ignore[no-untyped-def]
+        self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs
+    ) -> None:
+        """Delivers an event to this process's sockets in the room (or sid, or namespace)."""
+        if not self.fast_path:
+            await super().emit(
+                event,
+                data,
+                namespace,
+                room=room,
+                skip_sid=skip_sid,
+                callback=callback,
+                to=to,
+                **kwargs,
+            )
+            return
+        room = to or room
+        if namespace not in self.rooms:
+            return
+        if isinstance(data, tuple):
+            args = list(data)
+        else:
+            args = [] if data is None else [data]
+        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        sockets = self.server.eio.sockets
+        make = self.server.packet_class
+        shared = None
+        if callback is None:
+            pkt = make(sio_packet.EVENT, namespace=namespace, data=[event, *args])
+            shared = Outgoing(pkt.encode())
+        # No await in this loop: an emit is atomic with respect to every other emit, so
+        # the order in which emits are called is the order every socket receives them.
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip:
+                continue
+            socket = sockets.get(eio_sid)
+            if socket is None or socket.closed:
+                continue
+            out = shared
+            if out is None:  # each recipient needs its own ack id
+                ack = self._generate_ack_id(sid, callback)
+                pkt = make(sio_packet.EVENT, namespace=namespace, data=[event, *args], id=ack)
+                out = Outgoing(pkt.encode())
+            self._deliver(sid, socket, out)
+
+    def writer_idle(self, eio_sid: str) -> bool:
+        """True if the next event to this engineio socket would take the fast path."""
+        socket = self.server.eio.sockets.get(eio_sid)
+        ws = getattr(socket, WS_ATTR, None)
+        return bool(
+            ws is not None
+            and socket.upgraded
+            and not socket.closing
+            and isinstance(socket.queue, TrackedQueue)
+            and socket.queue.idle
+            and ws.writable_transport() is not None
+        )
+
+    def _deliver(self, sid: str, socket: Any, out: Outgoing) -> None:
+        queue = socket.queue
+        ws: FastWebSocket | None = getattr(socket, WS_ATTR, None)
+        if (
+            ws is not None
+            and socket.upgraded
+            and not socket.closing
+            and queue.__class__ is TrackedQueue
+            and queue.parked
+            and not queue.qsize()
+        ):
+            transport = ws.writable_transport()
+            if transport is not None:
+                transport.write(out.frame)
+                self.stats.fast += 1
+                if transport.get_write_buffer_size() > self.max_buffer_bytes:
+                    self._drop(sid, socket, ws)
+                return
+        if getattr(socket, DROPPED_ATTR, False):
+            return
+        # engineio's own path, enqueued now rather than from a task: once a socket has
+        # something queued, its later events queue behind it (the fast path sees qsize).
+        for pkt in out.eio_packets:
+            queue.put_nowait(pkt)
+        self.stats.queued += 1
+        buffered = getattr(queue, "nbytes", 0)
+        if ws is not None and ws.transport is not None:
+            buffered += ws.transport.get_write_buffer_size()
+        if buffered > self.max_buffer_bytes:
+            self._drop(sid, socket, ws)
+
+    def _drop(self, sid: str, socket: Any, ws: FastWebSocket | None) -> None:
+        setattr(socket, DROPPED_ATTR, True)
+        self.stats.dropped += 1
+        log.warning("dropping slow socket %s: over %d bytes buffered", sid, self.max_buffer_bytes)
+        queue = socket.queue
+        # Free what is buffered now; task_done keeps queue.join() (close(wait=True)) working.
+        while not queue.empty():
+            queue.get_nowait()
+            queue.task_done()
+        if ws is not None and ws.transport is not None:
+            ws.transport.abort()  # discards the write buffer; the websocket handler then ends
+        queue.put_nowait(None)  # ends a parked long-poll (or the websocket writer)
+        reason = self.server.eio.reason.SERVER_DISCONNECT
+        task = asyncio.ensure_future(socket.close(wait=False, abort=True, reason=reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        if self.on_drop is not None:
+            self.on_drop(sid)
+
+
+class FastAsyncManager(FastManagerMixin, socketio.AsyncManager):  # type: ignore[misc]
+    """The in-process manager with the fast fan-out path."""
+
+    def __init__(
+        self, *, max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES, on_drop: DropHook | None = None
+    ) -> None:
+        super().__init__()
+        self.configure_fanout(max_buffer_bytes=max_buffer_bytes, on_drop=on_drop)
+
+
+# Bases in this order on purpose: the MRO is FastRedisManager, AsyncRedisManager,
+# AsyncPubSubManager, FastManagerMixin, AsyncManager, so emit() publishes to Redis and
+# both local deliveries (own emits and those received from Redis) reach the fast path.
+class FastRedisManager(socketio.AsyncRedisManager, FastManagerMixin):  # type: ignore[misc]
+    """python-socketio's Redis manager whose local deliveries take the fast path."""
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        channel: str = "socketio",
+        write_only: bool = False,
+        logger: Any = None,
+        json: Any = None,
+        redis_options: dict[str, Any] | None = None,
+        *,
+        max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
+        on_drop: DropHook | None = None,
+    ) -> None:
+        # AsyncRedisManager's __init__: mypy sees socketio as Any and picks the mixin's.
+        super().__init__(  # type: ignore[call-arg]
+            url,
+            channel=channel,
+            write_only=write_only,
+            logger=logger,
+            json=json,
+            redis_options=redis_options,
+        )
+        self.configure_fanout(max_buffer_bytes=max_buffer_bytes, on_drop=on_drop)
+
+
+def create_client_manager(
+    *,
+    redis_url: str | None,
+    channel: str = "roomtimer",
+    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
+    on_drop: DropHook | None = None,
+    redis_options: dict[str, Any] | None = None,
+) -> socketio.AsyncManager:
+    """The client manager for `AsyncServer(client_manager=...)`: Redis-backed if a URL is set."""
+    if redis_url:
+        return FastRedisManager(
+            redis_url,
+            channel=channel,
+            redis_options=redis_options,
+            max_buffer_bytes=max_buffer_bytes,
+            on_drop=on_drop,
+        )
+    return FastAsyncManager(max_buffer_bytes=max_buffer_bytes, on_drop=on_drop)
+
+
+def peer_address(environ: Mapping[str, Any]) -> str:
+    """The connecting peer's IP (engineio's aiohttp driver sets REMOTE_ADDR to 127.0.0.1)."""
+    request = environ.get("aiohttp.request")
+    remote = getattr(request, "remote", None) if request is not None else None
+    return str(remote or environ.get("REMOTE_ADDR") or "")
