@@ -1,7 +1,5 @@
 """Every typed key of the application and of requests, in one place."""
 
-from typing import TYPE_CHECKING
-
 import socketio
 from aiohttp import web
 from limits.aio.strategies import RateLimiter
@@ -10,23 +8,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from roomtimer.clock import Clock
 from roomtimer.config import Settings
-
-if TYPE_CHECKING:
-    pass
+from roomtimer.services.broadcast import Broadcaster
+from roomtimer.services.metrics import Metrics
+from roomtimer.services.presence import Presence
+from roomtimer.services.rooms import RoomService
+from roomtimer.services.scheduler import Scheduler
+from roomtimer.services.timers import TimerService
 
 settings = web.AppKey("settings", Settings)
 clock = web.AppKey("clock", Clock)
-metrics = web.AppKey("metrics", "Metrics")
+metrics = web.AppKey("metrics", Metrics)
 sio = web.AppKey("sio", socketio.AsyncServer)
-broadcaster = web.AppKey("broadcaster", "Broadcaster")
-presence = web.AppKey("presence", "Presence")
+broadcaster = web.AppKey("broadcaster", Broadcaster)
+presence = web.AppKey("presence", Presence)
 engine = web.AppKey("engine", AsyncEngine)
 db = web.AppKey("db", async_sessionmaker[AsyncSession])
 redis = web.AppKey("redis", Redis)
 limiter = web.AppKey("limiter", RateLimiter)
-scheduler = web.AppKey("scheduler", "Scheduler")
-rooms = web.AppKey("rooms", "RoomService")
-timers = web.AppKey("timers", "TimerService")
+scheduler = web.AppKey("scheduler", Scheduler)
+rooms = web.AppKey("rooms", RoomService)
+timers = web.AppKey("timers", TimerService)
 
 raw_body = web.RequestKey("raw_body", bytes)
 request_id = web.RequestKey("request_id", str)
