@@ -1,5 +1,6 @@
 """The application factory: builds everything, opens nothing until startup."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp_cors
@@ -19,7 +20,7 @@ from roomtimer.middleware.ratelimit import create_limiter, rate_item, rate_limit
 from roomtimer.middleware.security import add_security_headers
 from roomtimer.routes import setup_routes
 from roomtimer.services import db as database
-from roomtimer.services.broadcast import Broadcaster
+from roomtimer.services.broadcast import NAMESPACE, Broadcaster
 from roomtimer.services.cluster import ClusterCounts, ClusterGate, ResilientRedisManager
 from roomtimer.services.metrics import Metrics
 from roomtimer.services.presence import Presence
@@ -104,6 +105,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[keys.sio].register_namespace(
         ViewerNamespace(app[keys.rooms], app[keys.presence], broadcaster, clock)
     )
+    await scheduler.finish_due()  # deadlines that passed while no worker ran, before serving
     scheduler.start()
     yield
     await scheduler.stop()
@@ -130,5 +132,10 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    """On SIGTERM/SIGINT: tell every socket goodbye before the listeners close."""
-    await app[keys.sio].shutdown()
+    """On SIGTERM/SIGINT: tell every socket goodbye, so none waits for the shutdown timeout."""
+    sio = app[keys.sio]
+    sids = [sid for sid, _ in sio.manager.get_participants(NAMESPACE, None)]
+    await asyncio.gather(
+        *(sio.disconnect(sid, ignore_queue=True) for sid in sids), return_exceptions=True
+    )
+    await sio.shutdown()

@@ -9,6 +9,7 @@ import time
 import uvloop
 from aiohttp import web
 from loguru import logger
+from sqlalchemy.exc import SQLAlchemyError
 
 from roomtimer.app import create_app
 from roomtimer.config import ConfigError, Settings, load_settings
@@ -37,7 +38,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         )
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(db.migrate(settings.database_url))
+    if not loop.run_until_complete(_migrate(settings)):
+        return 1
     host = host or settings.host
     port = settings.port if port is None else port
     logger.info("roomtimer serving on http://{}:{} (pid {})", host, port, os.getpid())
@@ -54,6 +56,17 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     return 0
 
 
+async def _migrate(settings: Settings) -> bool:
+    """Applies migrations; an unreachable database is one line on stderr, not a traceback."""
+    try:
+        await db.migrate(settings.database_url)
+    except (OSError, SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        print(f"roomtimer: cannot migrate the database: {reason}", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs one command; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -66,11 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
     if args.command == "migrate":
-        asyncio.run(db.migrate(settings.database_url))
+        if not asyncio.run(_migrate(settings)):
+            return 1
         logger.info("database is at the latest migration")
         return 0
     if args.ttl <= 0:
         print("roomtimer: --ttl must be a positive number of seconds", file=sys.stderr)
+        return 2
+    if not args.sub or len(args.sub) > 255:  # the server refuses such tokens
+        print("roomtimer: --sub must be 1 to 255 characters", file=sys.stderr)
         return 2
     print(tokens.issue(settings.jwt_secret, args.sub, args.ttl, int(time.time())))
     return 0

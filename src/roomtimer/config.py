@@ -1,12 +1,14 @@
 """Settings: one validated object read from the environment."""
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class ConfigError(Exception):
@@ -14,6 +16,15 @@ class ConfigError(Exception):
 
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret-change-me"}
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+# Levels of the Node server's loggers (winston, pino), so existing .env files keep working.
+NODE_LOG_LEVELS = {
+    "WARN": "WARNING",
+    "FATAL": "CRITICAL",
+    "HTTP": "INFO",
+    "VERBOSE": "DEBUG",
+    "SILLY": "TRACE",
+}
 
 
 @dataclass(frozen=True)
@@ -47,11 +58,13 @@ class Settings:
 
 def database_url(raw: str | None, data_dir: Path) -> str:
     """Turns the contract's DATABASE_URL forms into SQLAlchemy async URLs."""
-    if not raw:
+    if not raw or not raw.strip():
         return f"sqlite+aiosqlite:///{data_dir / 'roomtimer.db'}"
-    scheme, sep, rest = raw.partition("://")
-    if not sep:
-        raise ConfigError(f"DATABASE_URL is not a URL: {scheme[:20]!r}…")
+    scheme, sep, rest = raw.strip().partition("://")
+    if not sep:  # the value is not echoed: it may hold a password
+        raise ConfigError(
+            "DATABASE_URL must be a URL: postgresql://…, postgres://… or sqlite:///path"
+        )
     drivers = {
         "postgres": "postgresql+asyncpg",
         "postgresql": "postgresql+asyncpg",
@@ -59,9 +72,27 @@ def database_url(raw: str | None, data_dir: Path) -> str:
         "sqlite": "sqlite+aiosqlite",
         "sqlite+aiosqlite": "sqlite+aiosqlite",
     }
-    if scheme not in drivers:
+    if scheme.lower() not in drivers:
         raise ConfigError("DATABASE_URL must start with postgresql://, postgres:// or sqlite:///")
-    return f"{drivers[scheme]}://{rest}"
+    text = f"{drivers[scheme.lower()]}://{rest}"
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            "DATABASE_URL is not a valid URL (check its host, port and escaping)"
+        ) from None
+    if url.drivername.startswith("sqlite"):
+        if url.database in (None, "", ":memory:"):
+            raise ConfigError("DATABASE_URL must name an SQLite file (sqlite:///path), not memory")
+        return text
+    return _asyncpg_url(url) if "sslmode" in url.query else text
+
+
+def _asyncpg_url(url: URL) -> str:
+    """libpq's `sslmode` (common in Node-era URLs) is asyncpg's `ssl`."""
+    mode = url.query["sslmode"]
+    url = url.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
+    return url.render_as_string(hide_password=False)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -72,7 +103,9 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int | None = None
+) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -82,6 +115,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -89,18 +124,50 @@ def _list(raw: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
 
 
+def _log_level(raw: str | None) -> str:
+    level = (raw or "INFO").strip().upper()
+    level = NODE_LOG_LEVELS.get(level, level)
+    if level not in LOG_LEVELS:
+        raise ConfigError(
+            f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (or warn), got {raw!r}"
+        )
+    return level
+
+
+def _proxies(raw: str | None) -> tuple[str, ...]:
+    entries = _list(raw)
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"TRUSTED_PROXIES must list IP addresses or CIDR blocks, got {entry!r}"
+            ) from None
+    return entries
+
+
 def _dev_secret(db_url: str, data_dir: Path) -> str:
     """A random secret kept beside the SQLite file, so `serve` and `token` agree."""
     db_file = sqlite_path(db_url)
     folder = db_file.parent if db_file else data_dir
     path = folder / ".jwt-secret"
-    if path.exists():
-        return path.read_text().strip()
-    folder.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret + "\n")
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        # Written whole under a private name, then linked: a process starting at the same
+        # moment (`serve` and `token`, several workers) reads either nothing or all of it.
+        draft = folder / f".jwt-secret.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process won the race: use its secret
+        finally:
+            draft.unlink()
+    secret = path.read_text().strip()
+    if not secret:
+        raise ConfigError(f"{path} is empty: delete it to generate a new development secret")
     return secret
 
 
@@ -121,15 +188,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret, source = _dev_secret(db_url, data_dir), "generated"
     return Settings(
         host=env.get("HOST") or "127.0.0.1",
-        port=_int(env, "PORT", 3000, minimum=0),
+        port=_int(env, "PORT", 3000, minimum=0, maximum=65535),
         database_url=db_url,
         redis_url=env.get("REDIS_URL") or None,
         jwt_secret=secret,
         jwt_secret_source=source,
         cors_origins=_list(env.get("CORS_ORIGIN")),
-        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        log_level=_log_level(env.get("LOG_LEVEL")),
         rate_limit_window_ms=_int(env, "RATE_LIMIT_WINDOW_MS", 60_000),
         rate_limit_max_requests=_int(env, "RATE_LIMIT_MAX_REQUESTS", 100),
-        trusted_proxies=_list(env.get("TRUSTED_PROXIES")),
+        trusted_proxies=_proxies(env.get("TRUSTED_PROXIES")),
         environment=environment,
     )

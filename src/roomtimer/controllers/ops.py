@@ -9,6 +9,7 @@ from roomtimer import keys
 from roomtimer.middleware.auth import require_owner
 from roomtimer.render import json_response
 from roomtimer.services import stats
+from roomtimer.services.presence import LocalCounts
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -38,7 +39,7 @@ async def metrics(request: web.Request) -> web.Response:
         registry.running_timers.set(counts.running_timers)
     except Exception:  # noqa: BLE001 - metrics must answer while the database is down
         pass
-    registry.connected_sockets.set(app[keys.presence].counts.clients())
+    registry.connected_sockets.set(LocalCounts(app[keys.broadcaster]).clients())
     return web.Response(
         body=generate_latest(registry.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )

@@ -8,7 +8,11 @@ from aiohttp import web
 from marshmallow import Schema
 
 from roomtimer import keys
-from roomtimer.errors import InvalidJson, UnsupportedMediaType, ValidationFailed
+from roomtimer.errors import InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _decode(raw: bytes) -> Any:
@@ -17,9 +21,20 @@ def _decode(raw: bytes) -> Any:
     except orjson.JSONDecodeError:
         pass
     try:  # orjson refuses integers past 64 bits: those are range errors, not bad JSON
-        return json.loads(raw)
+        data = json.loads(raw, parse_constant=_not_json)
+        # ...but nothing else orjson refuses: lone surrogates ("\ud800") cannot be stored
+        json.dumps(data, ensure_ascii=False).encode()
+        return data
     except (ValueError, RecursionError):
         raise InvalidJson() from None
+
+
+def path_key(request: web.Request, name: str) -> str:
+    """A URL id or share token; 404 for one no database could hold (NUL, surrogates)."""
+    value = request.match_info[name]
+    if not value.isprintable() or len(value) > 1024:
+        raise NotFound()
+    return value
 
 
 def json_body(request: web.Request) -> Any:

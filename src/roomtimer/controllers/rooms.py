@@ -4,7 +4,7 @@ from aiohttp import web
 
 from roomtimer import keys
 from roomtimer.controllers import schemas
-from roomtimer.controllers.parsing import load
+from roomtimer.controllers.parsing import load, path_key
 from roomtimer.middleware.auth import require_owner
 from roomtimer.render import json_response
 
@@ -31,14 +31,14 @@ async def list_rooms(request: web.Request) -> web.Response:
 
 async def room_state(request: web.Request) -> web.Response:
     """GET /api/rooms/{shareToken}: what viewers see."""
-    token = request.match_info["key"]
+    token = path_key(request, "key")
     return json_response(await request.app[keys.rooms].state(share_token=token))
 
 
 async def update_room(request: web.Request) -> web.Response:
     """PUT /api/rooms/{id}"""
     owner = require_owner(request)
-    room_id = request.match_info["key"]
+    room_id = path_key(request, "key")
     await request.app[keys.rooms].check_owner(owner_id=owner, room_id=room_id)
     changes = load(request, room_update)
     if "description" in changes:
@@ -50,14 +50,14 @@ async def update_room(request: web.Request) -> web.Response:
 async def delete_room(request: web.Request) -> web.Response:
     """DELETE /api/rooms/{id}"""
     owner = require_owner(request)
-    await request.app[keys.rooms].delete(owner_id=owner, room_id=request.match_info["key"])
+    await request.app[keys.rooms].delete(owner_id=owner, room_id=path_key(request, "key"))
     return web.Response(status=204)
 
 
 async def rotate_share_token(request: web.Request) -> web.Response:
     """POST /api/rooms/{id}/share-token"""
     owner = require_owner(request)
-    room_id = request.match_info["id"]
+    room_id = path_key(request, "id")
     await request.app[keys.rooms].check_owner(owner_id=owner, room_id=room_id)
     load(request, empty)
     room = await request.app[keys.rooms].rotate_share_token(owner_id=owner, room_id=room_id)

@@ -10,10 +10,13 @@ POSITION_MAX = 1_000_000_000
 
 
 class Trimmed(fields.String):
-    """A string stored without surrounding white space."""
+    """A string stored without surrounding white space (nor NUL, which PostgreSQL refuses)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        return super()._deserialize(value, attr, data, **kwargs).strip()
+        text: str = super()._deserialize(value, attr, data, **kwargs).strip()
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        return text
 
 
 class StrictInt(fields.Integer):

@@ -4,6 +4,7 @@ import contextvars
 from typing import Any
 
 import socketio
+from engineio import packet
 
 from roomtimer.config import Settings
 
@@ -23,6 +24,15 @@ class RoomtimerServer(socketio.AsyncServer):
     ):
         ack_wanted.set(id is not None)
         return await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        # python-engineio leaves a polling client's pending long-poll open for up to 45 s after
+        # the client closes (the Node server answers it with `close`): answer it now, so the
+        # request ends, the client is not kept waiting, and shutdown does not wait for it.
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None and not socket.upgraded:
+            socket.queue.put_nowait(packet.Packet(packet.CLOSE))
 
 
 def create_socket_server(settings: Settings, client_manager: Any) -> RoomtimerServer:

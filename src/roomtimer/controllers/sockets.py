@@ -56,6 +56,8 @@ class ViewerNamespace(socketio.AsyncNamespace):
         try:
             if not await self.limiter.hit(EVENTS_PER_WINDOW, sid):
                 raise SocketError("rate_limited", "Too many events; slow down")
+            if not isinstance(event, str):  # a hand-made packet: `42[5]`
+                raise SocketError("invalid_payload", "An event name is a string")
             return await super().trigger_event(event.replace("-", "_"), *args)
         except SocketError as exc:
             error = {"code": exc.code, "message": exc.message}

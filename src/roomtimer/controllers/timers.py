@@ -4,7 +4,7 @@ from aiohttp import web
 
 from roomtimer import keys
 from roomtimer.controllers import schemas
-from roomtimer.controllers.parsing import load
+from roomtimer.controllers.parsing import load, path_key
 from roomtimer.middleware.auth import require_owner
 from roomtimer.render import json_response
 
@@ -17,7 +17,7 @@ empty = schemas.Empty()
 async def create_timer(request: web.Request) -> web.Response:
     """POST /api/rooms/{roomId}/timers"""
     owner = require_owner(request)
-    room_id = request.match_info["id"]
+    room_id = path_key(request, "id")
     await request.app[keys.rooms].check_owner(owner_id=owner, room_id=room_id)
     body = load(request, timer_create)
     timer = await request.app[keys.timers].create(
@@ -33,7 +33,7 @@ async def create_timer(request: web.Request) -> web.Response:
 async def update_timer(request: web.Request) -> web.Response:
     """PUT /api/timers/{id}"""
     owner = require_owner(request)
-    timer_id = request.match_info["id"]
+    timer_id = path_key(request, "id")
     await request.app[keys.timers].check_owner(owner_id=owner, timer_id=timer_id)
     changes = load(request, timer_update)
     timer = await request.app[keys.timers].update(
@@ -45,14 +45,14 @@ async def update_timer(request: web.Request) -> web.Response:
 async def delete_timer(request: web.Request) -> web.Response:
     """DELETE /api/timers/{id}"""
     owner = require_owner(request)
-    await request.app[keys.timers].delete(owner_id=owner, timer_id=request.match_info["id"])
+    await request.app[keys.timers].delete(owner_id=owner, timer_id=path_key(request, "id"))
     return web.Response(status=204)
 
 
 async def timer_command(request: web.Request) -> web.Response:
     """POST /api/timers/{id}/{start|pause|reset|adjust}"""
     owner = require_owner(request)
-    timer_id = request.match_info["id"]
+    timer_id = path_key(request, "id")
     name = request.match_info["command"]
     service = request.app[keys.timers]
     await service.check_owner(owner_id=owner, timer_id=timer_id)

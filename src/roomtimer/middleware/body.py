@@ -4,7 +4,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from roomtimer import keys
-from roomtimer.errors import PayloadTooLarge
+from roomtimer.errors import InvalidJson, PayloadTooLarge
 
 MAX_BODY_BYTES = 16 * 1024
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -18,7 +18,12 @@ async def read_limited(request: web.Request, limit: int = MAX_BODY_BYTES) -> byt
     chunks: list[bytes] = []
     size = 0
     while True:
-        chunk = await request.content.read(64 * 1024)
+        try:
+            chunk = await request.content.read(64 * 1024)
+        except (web.RequestPayloadError, ConnectionResetError):
+            # A Content-Encoding that does not decode, or a client gone mid-body: a bad
+            # request, not a server fault.
+            raise InvalidJson("Request body could not be read") from None
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)

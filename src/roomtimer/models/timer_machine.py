@@ -92,9 +92,11 @@ def reset(state: TimerState, now: int) -> TimerState:
 
 
 def adjust(state: TimerState, delta_ms: int, now: int) -> TimerState:
-    """Adds `delta_ms`; a timer left with no time finishes at once (at `now`)."""
+    """Adds `delta_ms` (0 is a no-op); a timer left with no time finishes at once (at `now`)."""
     if state.status is Status.FINISHED:
         raise _refuse(state, "adjust")
+    if delta_ms == 0:
+        return state
     if state.status is Status.RUNNING and state.ends_at is not None:
         ends_at = state.ends_at + delta_ms
         if ends_at <= now:

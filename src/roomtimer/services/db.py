@@ -1,14 +1,16 @@
 """Database engine, sessions and migrations."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from roomtimer.config import sqlite_path
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 # Any fixed number works: it only has to be the same in every worker.
 MIGRATION_LOCK_ID = 7_262_001
@@ -48,14 +50,18 @@ def migrations_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "migrations"
 
 
-def alembic_config() -> Config:
+def alembic_config() -> "Config":
     """Alembic configuration pointing at roomtimer's migrations."""
+    from alembic.config import Config  # imported here: it costs every start a second
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     return config
 
 
 def _run(connection: Connection, revision: str, downgrade: bool) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     if downgrade:

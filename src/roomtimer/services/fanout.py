@@ -165,7 +165,11 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
         ):
             transport = ws.writable_transport()
             if transport is not None:
-                transport.write(out.frame)
+                try:
+                    transport.write(out.frame)
+                except (OSError, RuntimeError):  # a transport dying under us: drop, go on
+                    self._drop(sid, socket, ws)
+                    return
                 self.stats.fast += 1
                 if transport.get_write_buffer_size() > self.max_buffer_bytes:
                     self._drop(sid, socket, ws)
@@ -200,7 +204,10 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
         if self.on_drop is not None:
-            self.on_drop(sid)
+            try:
+                self.on_drop(sid)
+            except Exception:  # a failing hook must not cut the emit short for the others
+                log.exception("on_drop hook failed")
 
 
 class FastAsyncManager(FastManagerMixin, socketio.AsyncManager):  # type: ignore[misc]
@@ -241,6 +248,18 @@ class FastRedisManager(socketio.AsyncRedisManager, FastManagerMixin):  # type: i
             redis_options=redis_options,
         )
         self.configure_fanout(max_buffer_bytes=max_buffer_bytes, on_drop=on_drop)
+
+    async def aclose(self) -> None:
+        """Stops the Redis listener and closes its connections (python-socketio has no close)."""
+        listener = getattr(self, "thread", None)
+        if isinstance(listener, asyncio.Future) and not listener.done():
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+        if self.pubsub is not None:
+            await self.pubsub.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
+        self.connected = False
 
 
 def create_client_manager(

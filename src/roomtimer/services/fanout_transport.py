@@ -84,7 +84,9 @@ class TrackedQueue(asyncio.Queue[Any]):
 class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
     """engineio's aiohttp websocket driver, registering itself on its socket for fast writes."""
 
-    # Per-message deflate off: one frame serves every viewer, no zlib state per socket.
+    # Per-message deflate off (as Node's engine.io does): one frame serves every viewer.
+    # Measured with clients that offer it: +100 KB RSS per viewer (zlib state) and about
+    # 6 us of CPU per recipient per event, to save ~120 of a 335-byte timer-update.
     compress: ClassVar[bool] = False
 
     transport: asyncio.Transport | None = None

@@ -45,6 +45,7 @@ class Scheduler:
         self._known: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def track(self, ends_at: int) -> None:
         """Hints that some running timer ends at `ends_at` (epoch ms)."""
@@ -97,18 +98,26 @@ class Scheduler:
 
     def start(self) -> None:
         """Starts the background loop."""
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="roomtimer-scheduler")
 
-    async def stop(self) -> None:
-        """Stops the background loop."""
-        if self._task is not None:
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Stops the background loop once its current pass is done (cancels it after timeout_s)."""
+        if self._task is None:
+            return
+        # Cancelling mid-query would leave the database driver's thread answering a closed loop.
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+        except TimeoutError:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        self._task = None
 
     async def _run(self) -> None:
         next_sweep = 0
-        while True:
+        while not self._stopping:
             try:
                 now = self.clock.now_ms()
                 if now >= next_sweep:
@@ -124,10 +133,12 @@ class Scheduler:
                 raise
             except Exception:
                 logger.exception("scheduler pass failed; retrying in 1 s")
-                await asyncio.sleep(1)
+                await self._sleep_until(1_000)
 
     async def _sleep_until(self, delay_ms: int) -> None:
         self._wake.clear()
+        if self._stopping:
+            return
         try:
             async with asyncio.timeout(max(0, delay_ms) / 1000):
                 await self._wake.wait()

@@ -1,0 +1,1 @@
+"""roomtimer's test suite (a package, so `tests.support` imports from anywhere)."""

@@ -1,0 +1,508 @@
+"""The fast fan-out path, on real servers and real ports, with real Socket.IO clients."""
+
+import asyncio
+import json
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import engineio.payload
+import pytest
+import socketio
+import uvloop
+from aiohttp import web
+from socketio import packet as sio_packet
+from socketio.async_pubsub_manager import AsyncPubSubManager
+
+from roomtimer.services import fanout_transport
+from roomtimer.services.fanout import (
+    FastAsyncManager,
+    FastManagerMixin,
+    FastRedisManager,
+    create_client_manager,
+    install_engineio_hooks,
+    orjson_json,
+    peer_address,
+)
+
+ROOM = "room:test"
+TIMEOUT = 15.0
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,
+}
+
+
+def on_both_loops(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[str], None]:
+    """Runs an async test once on asyncio's loop and once on uvloop (the app's loop)."""
+
+    def run(loop: str) -> None:
+        with asyncio.Runner(loop_factory=LOOPS[loop]) as runner:
+            runner.run(test())
+
+    run.__name__ = run.__qualname__ = test.__name__
+    run.__doc__ = test.__doc__
+    return pytest.mark.parametrize("loop", list(LOOPS))(run)  # type: ignore[no-any-return]
+
+
+@dataclass
+class Server:
+    sio: socketio.AsyncServer
+    url: str
+    environs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    disconnected: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    @property
+    def manager(self) -> Any:
+        return self.sio.manager
+
+    def eio_sid(self, sid: str) -> str:
+        return str(self.manager.eio_sid_from_sid(sid, "/"))
+
+
+@pytest.fixture(autouse=True)
+def long_poll_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lets python-engineio's client take a long-poll answer of more than 16 packets.
+
+    The server batches whatever is queued into one answer (the JavaScript client takes
+    any number); the Python client shares the server's 16-packet guard for POST bodies.
+    """
+    monkeypatch.setattr(engineio.payload.Payload, "max_decode_packets", 10_000)
+
+
+@asynccontextmanager
+async def serve(manager: Any, **sio_options: Any) -> AsyncIterator[Server]:
+    """A bare aiohttp app with python-socketio on `manager`, on 127.0.0.1 and a free port."""
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp", client_manager=manager, json=orjson_json, **sio_options
+    )
+    app = web.Application()
+    sio.attach(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    server = Server(sio, f"http://{host}:{port}")
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        server.environs[sid] = environ
+        server.disconnected[sid] = asyncio.Event()
+
+    @sio.event
+    async def disconnect(sid: str, reason: str) -> None:
+        server.disconnected[sid].set()
+
+    @sio.event
+    async def join(sid: str, room: str) -> str:
+        await sio.enter_room(sid, room)
+        return sid
+
+    try:
+        yield server
+    finally:
+        await sio.shutdown()
+        await runner.cleanup()
+        if isinstance(manager, FastRedisManager):
+            await manager.aclose()
+
+
+class Viewer:
+    """A python-socketio client recording the `seq` of every `tick` and `direct` event."""
+
+    def __init__(self, transports: list[str] | None, **options: Any) -> None:
+        self.client = socketio.AsyncClient(reconnection=False, handle_sigint=False, **options)
+        self.transports = transports
+        self.seqs: list[int] = []
+        self.changed = asyncio.Event()
+        self.sid = ""
+        # Plain functions: the client runs each handler in its own task, in arrival order.
+        self.client.on("tick", self._record)
+        self.client.on("direct", self._record)
+
+    def _record(self, payload: dict[str, Any]) -> None:
+        self.seqs.append(payload["seq"])
+        self.changed.set()
+
+    async def connect(self, url: str, room: str = ROOM) -> "Viewer":
+        await self.client.connect(url, transports=self.transports, wait_timeout=TIMEOUT)
+        self.sid = await self.client.call("join", room, timeout=TIMEOUT)
+        return self
+
+    async def until(self, count: int) -> None:
+        """Waits until `count` events have arrived."""
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                while len(self.seqs) < count:
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            raise AssertionError(
+                f"{self.transports} viewer still waiting for {count} events: got {len(self.seqs)} "
+                f"events, last {self.seqs[-5:]}"
+            ) from None
+
+    async def close(self) -> None:
+        # python-engineio's client waits ~30 s for a long-poll writer to time out on a
+        # clean disconnect; abort skips that wait (the runner's shutdown ends the rest).
+        if self.client.transport() == "polling":
+            await self.client.eio.disconnect(abort=True)
+        await self.client.shutdown()
+
+
+@asynccontextmanager
+async def viewers(url: str, *transports: list[str] | None) -> AsyncIterator[list[Viewer]]:
+    opened = [Viewer(t) for t in transports]
+    try:
+        await asyncio.gather(*(v.connect(url) for v in opened))
+        yield opened
+    finally:
+        await asyncio.gather(*(v.close() for v in opened))
+
+
+async def condition(check: Callable[[], bool]) -> None:
+    """Waits for a server-side state that has no event of its own (bounded)."""
+    async with asyncio.timeout(TIMEOUT):
+        while not check():
+            await asyncio.sleep(0.005)
+
+
+def tick(seq: int, size: int = 0) -> dict[str, Any]:
+    return {"seq": seq, "pad": "x" * size}
+
+
+WS, POLLING, DEFAULT = ["websocket"], ["polling"], None
+
+
+@on_both_loops
+async def test_mixed_transports_get_every_event_once_in_order() -> None:
+    manager = create_client_manager(redis_url=None)
+    async with (
+        serve(manager) as server,
+        viewers(server.url, WS, WS, WS, POLLING, POLLING, DEFAULT, DEFAULT) as room,
+    ):
+        expected: dict[str, list[int]] = {v.sid: [] for v in room}
+        seq = 0
+        sends = []
+
+        def to_room(size: int = 0) -> None:
+            nonlocal seq
+            seq += 1
+            sends.append(server.sio.emit("tick", tick(seq, size), to=ROOM))
+            for order in expected.values():
+                order.append(seq)
+
+        def to_one(viewer: Viewer, stock_path: bool) -> None:
+            nonlocal seq
+            seq += 1
+            if stock_path:
+                # engineio's own send: the packet waits in the socket's queue, so room
+                # events right behind it must queue too.
+                encoded = server.sio.packet_class(
+                    sio_packet.EVENT, data=["direct", tick(seq)]
+                ).encode()
+                sends.append(server.sio.eio.send(server.eio_sid(viewer.sid), encoded))
+            else:
+                sends.append(server.sio.emit("direct", tick(seq), to=viewer.sid))
+            expected[viewer.sid].append(seq)
+
+        # Round 1: coroutines created back to back and run in order without a yield in
+        # between, while the default-transport viewers may still be upgrading.
+        for i in range(150):
+            to_room(size=3000 if i % 10 == 0 else 0)
+            to_one(room[i % len(room)], stock_path=i % 3 == 0)
+            to_one(room[(i + 1) % len(room)], stock_path=False)
+        await asyncio.gather(*sends)
+        sends.clear()
+        # Round 2: each emit awaited, with the writers given turns now and then, so the
+        # fast path and the queued path alternate on the same sockets.
+        for i in range(150):
+            to_room()
+            if i % 4 == 0:
+                to_one(room[i % len(room)], stock_path=True)
+            await asyncio.gather(*sends)
+            sends.clear()
+            if i % 7 == 0:
+                await asyncio.sleep(0)
+
+        for viewer in room:
+            await viewer.until(len(expected[viewer.sid]))
+        for viewer in room:
+            assert viewer.seqs == expected[viewer.sid], viewer.transports
+        upgraded = [v.client.transport() for v in room if v.transports is DEFAULT]
+        assert upgraded == ["websocket", "websocket"]
+        assert manager.stats.fast > 0
+        assert manager.stats.queued > 300 * 2  # the two polling viewers, at least
+        assert manager.stats.dropped == 0
+
+
+@on_both_loops
+async def test_packet_in_flight_in_the_engineio_writer_is_not_overtaken() -> None:
+    manager = FastAsyncManager()
+    async with serve(manager) as server, viewers(server.url, WS, WS) as room:
+        seq = 0
+        expected: dict[str, list[int]] = {v.sid: [] for v in room}
+        eio_sids = [server.eio_sid(v.sid) for v in room]
+        for _ in range(3):
+            for turns in range(8):
+                await condition(lambda: all(manager.writer_idle(s) for s in eio_sids))
+                # A packet on engineio's queue, then the loop turns that take the writer
+                # from "dequeued" to "written", then a room event: with the queue empty
+                # but the packet still in the writer's hands, it must not go first.
+                for viewer in room:
+                    seq += 1
+                    encoded = server.sio.packet_class(
+                        sio_packet.EVENT, data=["direct", tick(seq)]
+                    ).encode()
+                    await server.sio.eio.send(server.eio_sid(viewer.sid), encoded)
+                    expected[viewer.sid].append(seq)
+                for _ in range(turns):
+                    await asyncio.sleep(0)
+                seq += 1
+                await server.sio.emit("tick", tick(seq), to=ROOM)
+                for order in expected.values():
+                    order.append(seq)
+        for viewer in room:
+            await viewer.until(len(expected[viewer.sid]))
+            assert viewer.seqs == expected[viewer.sid]
+        assert manager.stats.fast > 0 and manager.stats.queued > 0
+
+
+async def raw_viewer(session: aiohttp.ClientSession, url: str) -> tuple[Any, str]:
+    """A bare websocket Socket.IO client that joins the room; the caller then stops reading."""
+    ws = await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket")
+    assert (await ws.receive_str()).startswith("0{")
+    await ws.send_str("40")
+    connected = await ws.receive_str()
+    assert connected.startswith("40")
+    sid = json.loads(connected[2:])["sid"]
+    await ws.send_str(f'421["join","{ROOM}"]')
+    assert await ws.receive_str() == f'431["{sid}"]'
+    return ws, sid
+
+
+def small_receive_buffer(addr_info: tuple[Any, ...]) -> socket.socket:
+    # A small kernel buffer so that the stalled reader backs up into the server soon.
+    family, type_, proto = addr_info[:3]
+    sock = socket.socket(family, type_, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    return sock
+
+
+@on_both_loops
+async def test_slow_consumer_is_dropped_and_others_keep_every_event() -> None:
+    cap = 256 * 1024
+    dropped: list[str] = []
+    manager = create_client_manager(redis_url=None, max_buffer_bytes=cap, on_drop=dropped.append)
+    connector = aiohttp.TCPConnector(socket_factory=small_receive_buffer)  # type: ignore[arg-type]
+    async with serve(manager) as server, aiohttp.ClientSession(connector=connector) as session:
+        slow_ws, slow_sid = await raw_viewer(session, server.url)
+        async with viewers(server.url, WS, POLLING) as room:
+            sent = 0
+            while not dropped and sent < 2000:
+                sent += 1
+                await server.sio.emit("tick", tick(sent, size=32 * 1024), to=ROOM)
+                for viewer in room:  # readers keep up, so only the stalled one backs up
+                    await viewer.until(sent)
+            assert dropped == [slow_sid]
+            assert manager.dropped == 1
+            for _ in range(20):  # the room carries on without it
+                sent += 1
+                await server.sio.emit("tick", tick(sent, size=32 * 1024), to=ROOM)
+                for viewer in room:
+                    await viewer.until(sent)
+            for viewer in room:
+                assert viewer.seqs == list(range(1, sent + 1))
+            assert manager.dropped == 1
+        async with asyncio.timeout(TIMEOUT):
+            await server.disconnected[slow_sid].wait()
+            # The server closed it: reading again finds the end of the stream.
+            while (await slow_ws.receive()).type not in (
+                aiohttp.WSMsgType.CLOSED,
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.ERROR,
+            ):
+                pass
+        assert slow_sid not in server.manager.rooms.get("/", {}).get(ROOM, {})
+        # Bounded: what the slow socket held when it was dropped is released.
+        assert all(s.queue.nbytes <= cap for s in server.sio.eio.sockets.values() if not s.closed)
+        await slow_ws.close()
+
+
+@on_both_loops
+async def test_room_frame_is_built_once_and_shared() -> None:
+    encodes = 0
+
+    class CountingPacket(socketio.packet.Packet):  # type: ignore[misc]
+        def encode(self) -> Any:
+            nonlocal encodes
+            encodes += 1
+            return super().encode()
+
+    frames = 0
+    build = fanout_transport.ws_frame
+
+    def counting_frame(payload: bytes, opcode: int) -> bytes:
+        nonlocal frames
+        frames += 1
+        return build(payload, opcode)
+
+    manager = FastAsyncManager()
+    async with (
+        serve(manager, serializer=CountingPacket) as server,
+        viewers(server.url, *[WS] * 12) as room,
+    ):
+        eio_sids = [server.eio_sid(v.sid) for v in room]
+        await condition(lambda: all(manager.writer_idle(s) for s in eio_sids))
+        encodes = 0
+        fast_before = manager.stats.fast
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(fanout_transport, "ws_frame", counting_frame)
+            for seq in range(1, 11):
+                await server.sio.emit("tick", tick(seq), to=ROOM)
+        for viewer in room:
+            await viewer.until(10)
+            assert viewer.seqs == list(range(1, 11))
+        assert encodes == 10  # once per event, not once per recipient
+        assert frames == 10
+        assert manager.stats.fast - fast_before == 10 * len(room)
+
+
+@on_both_loops
+async def test_websocket_responses_do_not_negotiate_deflate() -> None:
+    async with serve(FastAsyncManager()) as server, aiohttp.ClientSession() as session:
+        ws, _ = await raw_viewer(session, server.url)  # aiohttp offers permessage-deflate
+        assert ws.compress == 0
+        await ws.close()
+
+
+@on_both_loops
+async def test_peer_address_is_the_real_peer() -> None:
+    connector = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+    async with (
+        serve(FastAsyncManager()) as server,
+        aiohttp.ClientSession(connector=connector) as session,
+    ):
+        viewer = await Viewer(WS, http_session=session).connect(server.url)
+        try:
+            environ = server.environs[viewer.sid]
+            assert environ["REMOTE_ADDR"] == "127.0.0.1"  # what engineio's driver claims
+            assert peer_address(environ) == "127.0.0.2"
+        finally:
+            await viewer.close()
+    assert peer_address({"REMOTE_ADDR": "10.0.0.9"}) == "10.0.0.9"
+
+
+def test_orjson_module_round_trips_like_json() -> None:
+    data = {"a": [1, 2.5, None, True], "b": "é", 3: "int key"}
+    text = orjson_json.dumps(data, separators=(",", ":"))
+    assert isinstance(text, str)
+    assert orjson_json.loads(text) == json.loads(json.dumps(data))
+    assert orjson_json.loads(text.encode()) == orjson_json.loads(text)
+    with pytest.raises(ValueError):
+        orjson_json.loads("{nope")
+
+
+def test_unknown_engineio_falls_back_to_the_stock_path() -> None:
+    assert install_engineio_hooks(object()) is False
+
+
+def test_redis_manager_delivers_locally_through_the_fast_path() -> None:
+    mro = FastRedisManager.__mro__
+    assert mro.index(AsyncPubSubManager) < mro.index(FastManagerMixin)
+    assert mro.index(FastManagerMixin) < mro.index(socketio.AsyncManager)
+
+
+class MemoryBroker:
+    """An in-process stand-in for Redis pub/sub, for the manager's own pub/sub logic."""
+
+    def __init__(self) -> None:
+        self.subscribers: list[asyncio.Queue[Any]] = []
+
+
+class MemoryPubSubManager(FastRedisManager):
+    def __init__(self, broker: MemoryBroker) -> None:
+        super().__init__(channel="memory")
+        self.broker = broker
+        self.inbox: asyncio.Queue[Any] = asyncio.Queue()
+        broker.subscribers.append(self.inbox)
+
+    async def _publish(self, data: Any) -> None:
+        for inbox in self.broker.subscribers:
+            inbox.put_nowait(self.json.dumps(data))
+
+    async def _listen(self) -> AsyncIterator[Any]:
+        while True:
+            yield await self.inbox.get()
+
+
+async def cross_server_delivery(
+    manager_a: Any, manager_b: Any, ready: Callable[[], Awaitable[bool]] | None = None
+) -> None:
+    async with (
+        serve(manager_a) as a,
+        serve(manager_b) as b,
+        viewers(b.url, WS, POLLING) as on_b,
+        viewers(a.url, WS) as on_a,
+    ):
+        if ready is not None:  # both listeners subscribed (they start on the first connect)
+            async with asyncio.timeout(TIMEOUT):
+                while not await ready():
+                    await asyncio.sleep(0.01)
+        for seq in range(1, 201):
+            await a.sio.emit("tick", tick(seq), to=ROOM)
+        for viewer in on_b + on_a:
+            await viewer.until(200)
+            assert viewer.seqs == list(range(1, 201))
+        assert manager_b.stats.fast > 0  # B delivered what came from A on the fast path
+
+
+@on_both_loops
+async def test_pubsub_events_from_another_server_arrive_in_order() -> None:
+    broker = MemoryBroker()
+    await cross_server_delivery(MemoryPubSubManager(broker), MemoryPubSubManager(broker))
+
+
+async def redis_reachable() -> bool:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        async with asyncio.timeout(2):
+            return bool(await client.ping())
+    except (OSError, TimeoutError, aioredis.RedisError):
+        return False
+    finally:
+        await client.aclose()
+
+
+async def test_redis_events_from_server_a_reach_viewers_on_server_b() -> None:
+    if not await redis_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required in CI and is not reachable at {REDIS_URL}")
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    channel = f"fanout-test-{uuid.uuid4().hex}"
+    a = create_client_manager(redis_url=REDIS_URL, channel=channel)
+    b = create_client_manager(redis_url=REDIS_URL, channel=channel)
+    assert isinstance(a, FastRedisManager) and isinstance(b, FastRedisManager)
+    await cross_server_delivery(a, b, ready=lambda: subscribed(channel, 2))
+
+
+async def subscribed(channel: str, count: int) -> bool:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        [(_, listeners)] = await client.pubsub_numsub(channel)
+        return int(listeners) >= count
+    finally:
+        await client.aclose()

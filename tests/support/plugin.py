@@ -1,0 +1,132 @@
+"""Pytest fixtures for the real external servers; registered by tests/conftest.py."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.support import services
+from tests.support.jsclient import JsViewer
+from tests.support.server import ServerProcess
+from tests.support.services import NginxProcess, needs
+
+StartServer = Callable[..., Awaitable[ServerProcess]]
+StartNginx = Callable[..., Awaitable[NginxProcess]]
+StartViewer = Callable[..., Awaitable[JsViewer]]
+
+
+@pytest_asyncio.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A throwaway empty PostgreSQL database (postgresql://… URL), dropped after the test."""
+    base = services.database_url()
+    if why := await services.probe_postgres(base):
+        needs("PostgreSQL", why)
+    url = await services.create_database(base)
+    try:
+        yield url
+    finally:
+        await services.drop_database(base, url)
+
+
+@pytest_asyncio.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """The test Redis URL, its database flushed before and after the test."""
+    url = services.redis_url()
+    if why := await services.probe_redis(url):
+        needs("Redis", why)
+    await services.flush_redis(url)
+    yield url
+    await services.flush_redis(url)
+
+
+@pytest.fixture
+def nginx_bin() -> str:
+    """The nginx executable."""
+    found = services.find_nginx()
+    if found is None:
+        needs("Nginx", "nginx is not installed (apt-get install nginx)")
+    return found
+
+
+@pytest.fixture
+def chromium_bin() -> str:
+    """The Chromium executable."""
+    found = services.find_chromium()
+    if found is None:
+        needs("Chromium", "chromium is not installed (apt-get install chromium)")
+    return found
+
+
+@pytest.fixture
+def node_bin() -> str:
+    """The node executable."""
+    found = services.find_node()
+    if found is None:
+        needs("Node socket.io-client", "node is not on PATH")
+    return found
+
+
+@pytest.fixture
+def js_client_ready(node_bin: str) -> Path:
+    """tests/js/viewer.js, once node and its socket.io-client are installed."""
+    if why := services.js_client_missing():
+        needs("Node socket.io-client", why)
+    return services.VIEWER_JS
+
+
+@pytest_asyncio.fixture
+async def nginx_factory(nginx_bin: str, tmp_path: Path) -> AsyncIterator[StartNginx]:
+    """`await start(conf_text, ports=None, workdir=None)` → a running nginx, stopped after."""
+    async with contextlib.AsyncExitStack() as stack:
+        count = 0
+
+        async def start(
+            conf_text: str, *, ports: list[int] | None = None, workdir: Path | None = None
+        ) -> NginxProcess:
+            nonlocal count
+            count += 1
+            where = workdir or tmp_path / f"nginx-{count}"
+            proc = await services.start_nginx(conf_text, where, ports=ports, nginx=nginx_bin)
+            stack.push_async_callback(proc.stop)
+            return proc
+
+        yield start
+
+
+@pytest_asyncio.fixture
+async def server_factory(tmp_path: Path) -> AsyncIterator[StartServer]:
+    """`await start(env=None, port=None, workdir=None)` → a started ServerProcess, closed after."""
+    async with contextlib.AsyncExitStack() as stack:
+        count = 0
+
+        async def start(
+            env: Mapping[str, str] | None = None,
+            *,
+            port: int | None = None,
+            workdir: Path | None = None,
+        ) -> ServerProcess:
+            nonlocal count
+            count += 1
+            server = ServerProcess(env, port=port, workdir=workdir or tmp_path / f"server-{count}")
+            stack.push_async_callback(server.close)
+            return await server.start()
+
+        yield start
+
+
+@pytest_asyncio.fixture
+async def js_viewers(js_client_ready: Path) -> AsyncIterator[StartViewer]:
+    """`await start(url, transports=None, auth=None, local_address=None, …)` → JsViewer."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(url: str, *args: Any, **kwargs: Any) -> JsViewer:
+            viewer = await JsViewer.start(url, *args, **kwargs)
+            stack.push_async_callback(viewer.close)
+            return viewer
+
+        yield start
