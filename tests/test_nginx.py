@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from tests.support import free_port
@@ -111,7 +112,9 @@ async def test_stock_js_clients_spread_over_workers_get_every_command_in_order(
     await stop_all(workers)
 
 
-async def test_viewers_of_a_killed_worker_reconnect_through_nginx_to_another(
+@pytest.mark.parametrize("graceful", [False, True], ids=["SIGKILL", "SIGTERM"])
+async def test_viewers_of_a_stopped_worker_reconnect_through_nginx_to_another(
+    graceful: bool,
     postgres_url: str,
     redis: RedisServer,
     server_factory: StartServer,
@@ -127,7 +130,10 @@ async def test_viewers_of_a_killed_worker_reconnect_through_nginx_to_another(
         viewers = await connect_all(js_viewers, url, room["shareToken"])
         local = [await metric(w.url, GAUGE) for w in workers]
         victim = local.index(max(local))
-        workers[victim].kill()
+        if graceful:
+            assert await workers[victim].stop() == 0
+        else:
+            workers[victim].kill()
 
         def dropped(viewer: JsViewer) -> bool:
             return any(line.get("type") == "disconnect" for line in viewer.lines)

@@ -4,7 +4,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp_cors
-import socketio
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -20,8 +19,9 @@ from roomtimer.middleware.ratelimit import create_limiter, rate_item, rate_limit
 from roomtimer.middleware.security import add_security_headers
 from roomtimer.routes import setup_routes
 from roomtimer.services import db as database
-from roomtimer.services.broadcast import NAMESPACE, Broadcaster
+from roomtimer.services.broadcast import Broadcaster
 from roomtimer.services.cluster import ClusterCounts, ClusterGate, ResilientRedisManager
+from roomtimer.services.fanout import FastAsyncManager
 from roomtimer.services.metrics import Metrics
 from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
@@ -42,12 +42,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.settings] = settings
     app[keys.clock] = clock or SystemClock()
     app[keys.metrics] = Metrics()
-    manager = (
-        socketio.AsyncRedisManager(settings.redis_url)
-        if settings.redis_url
-        else socketio.AsyncManager()
-    )
-    sio = create_socket_server(settings, manager)
+    sio = create_socket_server(settings, _client_manager(settings, app[keys.metrics]))
     sio.attach(app)
     app[keys.sio] = sio
     app[keys.broadcaster] = Broadcaster(sio, app[keys.metrics])
@@ -58,6 +53,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.extend([_database, _redis, _limiter, _services, _cluster])
     app.on_shutdown.append(_close_sockets)
     return app
+
+
+def _client_manager(settings: Settings, metrics: Metrics) -> FastAsyncManager:
+    """The one place broadcasts leave: shared frames, and Redis when configured."""
+
+    def dropped(sid: str) -> None:
+        metrics.slow_consumer_drops.inc()
+
+    if settings.redis_url:
+        return ResilientRedisManager(settings.redis_url, on_drop=dropped)
+    return FastAsyncManager(on_drop=dropped)
 
 
 def _setup_cors(app: web.Application, settings: Settings) -> None:
@@ -129,13 +135,22 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     counts.start()
     yield
     await counts.stop()
+    if isinstance(manager, ResilientRedisManager):
+        await manager.aclose()
 
 
 async def _close_sockets(app: web.Application) -> None:
-    """On SIGTERM/SIGINT: tell every socket goodbye, so none waits for the shutdown timeout."""
+    """On SIGTERM/SIGINT: close every viewer's connection at once.
+
+    The Engine.IO connection is closed, not the Socket.IO namespace, so clients treat it
+    as a lost transport and reconnect by themselves (behind Nginx, to another worker).
+    """
     sio = app[keys.sio]
-    sids = [sid for sid, _ in sio.manager.get_participants(NAMESPACE, None)]
+    sockets = list(sio.eio.sockets.values())
+    reason = sio.eio.reason.SERVER_DISCONNECT
     await asyncio.gather(
-        *(sio.disconnect(sid, ignore_queue=True) for sid in sids), return_exceptions=True
+        *(socket.close(wait=False, reason=reason) for socket in sockets), return_exceptions=True
     )
+    for socket in sockets:
+        socket.queue.put_nowait(None)  # a websocket writer sends the close, then ends
     await sio.shutdown()

@@ -30,12 +30,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+def warn_if_generated_secret(settings: Settings) -> None:
+    """Says at start-up that the development secret is in use."""
     if settings.jwt_secret_source == "generated":
         logger.warning(
             "JWT_SECRET is not set: using a generated development secret kept beside the "
             "database; `roomtimer token` uses the same one. Set JWT_SECRET in production."
         )
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+    warn_if_generated_secret(settings)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     if not loop.run_until_complete(_migrate(settings)):

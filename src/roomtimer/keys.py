@@ -2,7 +2,6 @@
 
 import socketio
 from aiohttp import web
-from limits.aio.strategies import RateLimiter
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -11,6 +10,7 @@ from roomtimer.config import Settings
 from roomtimer.services.broadcast import Broadcaster
 from roomtimer.services.metrics import Metrics
 from roomtimer.services.presence import Presence
+from roomtimer.services.ratelimit import Limiter
 from roomtimer.services.rooms import RoomService
 from roomtimer.services.scheduler import Scheduler
 from roomtimer.services.timers import TimerService
@@ -24,7 +24,7 @@ presence = web.AppKey("presence", Presence)
 engine = web.AppKey("engine", AsyncEngine)
 db = web.AppKey("db", async_sessionmaker[AsyncSession])
 redis = web.AppKey("redis", Redis)
-limiter = web.AppKey("limiter", RateLimiter)
+limiter = web.AppKey("limiter", Limiter)
 scheduler = web.AppKey("scheduler", Scheduler)
 rooms = web.AppKey("rooms", RoomService)
 timers = web.AppKey("timers", TimerService)

@@ -4,6 +4,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from limits import RateLimitItemPerSecond
+
+from roomtimer.services.ratelimit import Limiter
 from tests.middleware.helpers import assert_error
 from tests.support.app import Api, Reply, RunningApp, Viewer
 
@@ -87,3 +90,12 @@ async def test_behind_a_trusted_proxy_each_client_has_its_own_budget(start_app: 
         second = {"X-Forwarded-For": "198.51.100.9"}
         assert await spend(api, 3, headers=first) == [200, 200, 429]
         assert await spend(api, 2, headers=second) == [200, 200]
+
+
+async def test_with_redis_unreachable_each_worker_still_limits_in_memory() -> None:
+    limiter = Limiter("redis://127.0.0.1:9/0")  # nothing listens on the discard port
+    item = RateLimitItemPerSecond(2, 60)
+    verdicts = [await asyncio.wait_for(limiter.hit(item, "127.0.0.7"), 5) for _ in range(3)]
+    assert [v.allowed for v in verdicts] == [True, True, False]
+    assert 1 <= verdicts[-1].retry_after_s <= 60
+    assert (await limiter.hit(item, "127.0.0.8")).allowed  # another client has its own count

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,8 @@ async def nginx_factory(nginx_bin: str, tmp_path: Path) -> AsyncIterator[StartNg
 
 @pytest_asyncio.fixture
 async def server_factory(tmp_path: Path) -> AsyncIterator[StartServer]:
-    """`await start(env=None, port=None, workdir=None)` → a started ServerProcess, closed after."""
+    """`await start(env=None, port=None, workdir=None, command=None)` → a started ServerProcess,
+    closed after."""
     async with contextlib.AsyncExitStack() as stack:
         count = 0
 
@@ -109,10 +110,12 @@ async def server_factory(tmp_path: Path) -> AsyncIterator[StartServer]:
             *,
             port: int | None = None,
             workdir: Path | None = None,
+            command: Sequence[str] | None = None,
         ) -> ServerProcess:
             nonlocal count
             count += 1
-            server = ServerProcess(env, port=port, workdir=workdir or tmp_path / f"server-{count}")
+            where = workdir or tmp_path / f"server-{count}"
+            server = ServerProcess(env, port=port, workdir=where, command=command)
             stack.push_async_callback(server.close)
             return await server.start()
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -45,7 +45,10 @@ class ServerStartError(RuntimeError):
 
 
 class ServerProcess:
-    """`python -m roomtimer serve` on 127.0.0.1:<port>, logs kept in workdir."""
+    """`python -m roomtimer serve` on 127.0.0.1:<port>, logs kept in workdir.
+
+    With `command`, that command runs instead, told its address by HOST and PORT.
+    """
 
     def __init__(
         self,
@@ -54,6 +57,7 @@ class ServerProcess:
         port: int | None = None,
         workdir: Path | None = None,
         args: tuple[str, ...] = (),
+        command: Sequence[str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self._own_workdir = workdir is None
@@ -61,6 +65,7 @@ class ServerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.env = dict(env or {})
         self.args = args
+        self.command = list(command) if command else None
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -98,12 +103,14 @@ class ServerProcess:
             PYTHONUNBUFFERED="1",
         )
         base.update(self.env)
+        if self.command:
+            base.update(HOST="127.0.0.1", PORT=str(self.port))
         return base
 
     async def start(self, deadline_s: float = 20.0) -> ServerProcess:
         """Spawns the server and waits until GET /health answers with any status."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        cmd = [
+        cmd = self.command or [
             sys.executable,
             "-m",
             "roomtimer",

@@ -7,6 +7,7 @@ import socketio
 from engineio import packet
 
 from roomtimer.config import Settings
+from roomtimer.services import fanout_json as orjson_json
 
 # Set for the duration of each event handler: did the client pass an ack callback?
 ack_wanted: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_wanted", default=False)
@@ -47,6 +48,7 @@ def create_socket_server(settings: Settings, client_manager: Any) -> RoomtimerSe
         client_manager=client_manager,
         cors_allowed_origins=origins,
         max_http_buffer_size=MAX_CLIENT_MESSAGE_BYTES,
+        json=orjson_json,
         logger=False,
         engineio_logger=False,
         transports=["polling", "websocket"],

@@ -1,28 +1,21 @@
 """Per-client rate limits on the HTTP API (memory, or Redis shared by every worker)."""
 
 import math
-import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.strategies import FixedWindowRateLimiter, RateLimiter
-from limits.storage import storage_from_string
 
 from roomtimer import keys
 from roomtimer.config import Settings
 from roomtimer.errors import RateLimited
 from roomtimer.middleware.client_ip import client_address
+from roomtimer.services.ratelimit import Limiter
 
 
-def create_limiter(settings: Settings) -> RateLimiter:
-    """A fixed-window limiter on Redis when configured, else in memory."""
-    if settings.redis_url:
-        uri = "async+" + settings.redis_url
-        storage = storage_from_string(uri, implementation="redispy", key_prefix="roomtimer-rl")
-    else:
-        storage = storage_from_string("async+memory://")
-    return FixedWindowRateLimiter(storage)  # type: ignore[arg-type]
+def create_limiter(settings: Settings) -> Limiter:
+    """The limiter for `settings`: shared through Redis when REDIS_URL is set."""
+    return Limiter(settings.redis_url)
 
 
 def rate_item(settings: Settings) -> RateLimitItem:
@@ -46,10 +39,10 @@ def rate_limit_middleware(item: RateLimitItem) -> Middleware:
             return await handler(request)
         limiter = request.app[keys.limiter]
         client = request_client(request)
-        if not await limiter.hit(item, client):
-            stats = await limiter.get_window_stats(item, client)
+        verdict = await limiter.hit(item, client)
+        if not verdict.allowed:
             request.app[keys.metrics].rate_limited.inc()
-            raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+            raise RateLimited(verdict.retry_after_s)
         return await handler(request)
 
     return middleware

@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import socketio
 from loguru import logger
 from redis.asyncio import Redis
 
 from roomtimer.services.broadcast import Broadcaster
+from roomtimer.services.fanout import FastRedisManager
 from roomtimer.services.presence import LocalCounts
 
 PREFIX = "roomtimer"
@@ -149,8 +149,8 @@ class ClusterGate:
         return max(1, int(remaining)) if remaining and remaining > 0 else 1
 
 
-class ResilientRedisManager(socketio.AsyncRedisManager):
-    """AsyncRedisManager that never holds a command up while Redis is down.
+class ResilientRedisManager(FastRedisManager):
+    """The fast Redis manager, made to never hold a command up while Redis is down.
 
     python-socketio 5.18 delivers an emit to this worker's sockets before publishing
     it, so local viewers keep receiving events; here publishing fails fast (a short
@@ -215,3 +215,8 @@ class ResilientRedisManager(socketio.AsyncRedisManager):
                 except Exception:  # noqa: BLE001 - it is being replaced anyway
                     pass
         self._publisher = None
+
+    async def aclose(self) -> None:
+        """Stops listening and closes every Redis connection."""
+        await super().aclose()
+        await self._close_clients()

@@ -11,15 +11,13 @@ than `max_buffer_bytes` are dropped. Engine.IO internals: see `fanout_transport`
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import socketio
 from socketio import packet as sio_packet
 
-from roomtimer.services import fanout_json
 from roomtimer.services.fanout_transport import (
     DROPPED_ATTR,
     WS_ATTR,
@@ -36,19 +34,13 @@ __all__ = [
     "FastManagerMixin",
     "FastRedisManager",
     "FastWebSocket",
-    "create_client_manager",
     "install_engineio_hooks",
-    "orjson_json",
-    "peer_address",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BUFFER_BYTES = 1024 * 1024
 DropHook = Callable[[str], None]
-
-# The module to pass as `socketio.AsyncServer(json=...)`: dumps/loads backed by orjson.
-orjson_json: ModuleType = fanout_json
 
 
 @dataclass
@@ -260,30 +252,3 @@ class FastRedisManager(socketio.AsyncRedisManager, FastManagerMixin):  # type: i
         if self.redis is not None:
             await self.redis.aclose()
         self.connected = False
-
-
-def create_client_manager(
-    *,
-    redis_url: str | None,
-    channel: str = "roomtimer",
-    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
-    on_drop: DropHook | None = None,
-    redis_options: dict[str, Any] | None = None,
-) -> socketio.AsyncManager:
-    """The client manager for `AsyncServer(client_manager=...)`: Redis-backed if a URL is set."""
-    if redis_url:
-        return FastRedisManager(
-            redis_url,
-            channel=channel,
-            redis_options=redis_options,
-            max_buffer_bytes=max_buffer_bytes,
-            on_drop=on_drop,
-        )
-    return FastAsyncManager(max_buffer_bytes=max_buffer_bytes, on_drop=on_drop)
-
-
-def peer_address(environ: Mapping[str, Any]) -> str:
-    """The connecting peer's IP (engineio's aiohttp driver sets REMOTE_ADDR to 127.0.0.1)."""
-    request = environ.get("aiohttp.request")
-    remote = getattr(request, "remote", None) if request is not None else None
-    return str(remote or environ.get("REMOTE_ADDR") or "")

@@ -41,6 +41,11 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30),
             registry=r,
         )
+        self.slow_consumer_drops = Counter(
+            "roomtimer_slow_consumer_drops_total",
+            "Sockets dropped because they stopped reading and their buffer passed the cap.",
+            registry=r,
+        )
         self.rate_limited = Counter(
             "roomtimer_rate_limited_total", "Requests refused by the rate limiter.", registry=r
         )

@@ -1,0 +1,24 @@
+"""The gunicorn entry point: `gunicorn -c python:roomtimer.gunicorn_conf roomtimer.worker:app`.
+
+aiohttp's gunicorn worker awaits this factory in the worker process. It prepares what
+`roomtimer serve` prepares (settings, logging, migrations) and returns the application;
+a bad setting or an unreachable database stops the worker from booting, and gunicorn
+then exits instead of restarting it in a loop.
+"""
+
+from aiohttp import web
+
+from roomtimer.app import create_app
+from roomtimer.cli import warn_if_generated_secret
+from roomtimer.config import load_settings
+from roomtimer.logs import configure_logging
+from roomtimer.services import db
+
+
+async def app() -> web.Application:
+    """The roomtimer application, migrations applied, for aiohttp's gunicorn worker."""
+    settings = load_settings()
+    configure_logging(settings)
+    warn_if_generated_secret(settings)
+    await db.migrate(settings.database_url)
+    return create_app(settings)
