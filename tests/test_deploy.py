@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 import yaml
 
@@ -33,7 +34,7 @@ from tests.support.cluster import (
     wait_until,
     write_nginx_files,
 )
-from tests.support.server import SERVER_ENV_VARS, ServerProcess
+from tests.support.server import SERVER_ENV_VARS, ServerProcess, ServerStartError
 from tests.support.services import REPO_ROOT, NginxProcess
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
@@ -231,3 +232,18 @@ async def test_the_image_command_serves_the_compose_topology_and_stops_gracefull
     grace = float(re.sub(r"\D", "", SERVICES[APPS[0]]["stop_grace_period"]))
     codes = await asyncio.gather(*(w.stop(timeout=grace) for w in workers))
     assert codes == [0] * len(workers)
+
+
+async def test_the_image_command_exits_instead_of_looping_when_the_database_is_unreachable(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "DATABASE_URL": "postgresql://roomtimer:x@127.0.0.1:9/roomtimer",  # nothing listens
+        "JWT_SECRET": JWT_SECRET,
+        "APP_ENV": "production",
+    }
+    server = ServerProcess(env, workdir=tmp_path, command=image_command())
+    with pytest.raises(ServerStartError) as failed:
+        await server.start(deadline_s=30)
+    assert failed.value.returncode not in (None, 0)
+    assert "Worker failed to boot" in failed.value.stderr

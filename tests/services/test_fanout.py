@@ -275,6 +275,38 @@ async def test_packet_in_flight_in_the_engineio_writer_is_not_overtaken() -> Non
         assert manager.stats.fast > 0 and manager.stats.queued > 0
 
 
+@on_both_loops
+async def test_a_batch_writes_once_per_socket_and_nothing_overtakes_what_it_holds() -> None:
+    manager = FastAsyncManager()
+    async with serve(manager) as server, viewers(server.url, WS, WS, POLLING) as room:
+        ws_viewer, other_ws, polling = room
+        eio_sids = [server.eio_sid(v.sid) for v in (ws_viewer, other_ws)]
+        await condition(lambda: all(manager.writer_idle(s) for s in eio_sids))
+        expected: dict[str, list[int]] = {v.sid: [] for v in room}
+        with manager.batch():
+            for seq in range(1, 101):
+                await server.sio.emit("tick", tick(seq), to=ROOM)
+                for order in expected.values():
+                    order.append(seq)
+            # Held back: every frame of the batch still waits on the server side.
+            sockets = [server.sio.eio.sockets[s] for s in eio_sids]
+            held = [len(getattr(sock, fanout_transport.WS_ATTR).pending) for sock in sockets]
+            assert held == [100, 100]
+            assert ws_viewer.seqs == other_ws.seqs == []
+            # Another task's event, and a packet engineio queues (and its writer task then
+            # sends) while the batch is open: both must come after the 100 held frames.
+            await asyncio.create_task(server.sio.emit("direct", tick(101), to=ws_viewer.sid))
+            packet = server.sio.packet_class(sio_packet.EVENT, data=["direct", tick(102)])
+            await server.sio.eio.send(eio_sids[1], packet.encode())
+            await condition(lambda: manager.writer_idle(eio_sids[1]))
+        expected[ws_viewer.sid].append(101)
+        expected[other_ws.sid].append(102)
+        for viewer in room:
+            await viewer.until(len(expected[viewer.sid]))
+            assert viewer.seqs == expected[viewer.sid], viewer.transports
+        assert polling.seqs[:100] == list(range(1, 101))
+
+
 async def raw_viewer(session: aiohttp.ClientSession, url: str) -> tuple[Any, str]:
     """A bare websocket Socket.IO client that joins the room; the caller then stops reading."""
     ws = await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket")
@@ -373,6 +405,38 @@ async def test_room_frame_is_built_once_and_shared() -> None:
         assert encodes == 10  # once per event, not once per recipient
         assert frames == 10
         assert manager.stats.fast - fast_before == 10 * len(room)
+
+
+@on_both_loops
+async def test_binary_and_json_events_arrive_as_sent_on_both_transports() -> None:
+    async with serve(FastAsyncManager()) as server:
+        got: dict[str, asyncio.Queue[Any]] = {}
+        clients = []
+        for transport in (WS, POLLING):
+            client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            client.on("blob", queue.put_nowait)
+            await client.connect(server.url, transports=transport, wait_timeout=TIMEOUT)
+            await client.call("join", ROOM, timeout=TIMEOUT)
+            clients.append(client)
+            got[transport[0]] = queue
+        try:
+            sent = [
+                {"seq": 1, "bin": b"\x00\xffraw", "nested": [b"a", {"b": b"c"}]},
+                {"seq": 2, "text": "é\u2028", "n": [1, 2.5, None, True], 3: "int key"},
+            ]
+            for payload in sent:
+                await server.sio.emit("blob", payload, to=ROOM)
+            expected = [sent[0], {**sent[1], "3": "int key"}]
+            expected[1].pop(3)
+            for queue in got.values():
+                async with asyncio.timeout(TIMEOUT):
+                    assert [await queue.get(), await queue.get()] == expected
+        finally:
+            for client in clients:
+                if client.transport() == "polling":
+                    await client.eio.disconnect(abort=True)
+                await client.shutdown()
 
 
 @on_both_loops

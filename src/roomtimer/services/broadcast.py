@@ -4,6 +4,7 @@ Socket.IO delivery (the client manager decides how bytes reach each socket, fast
 and Redis included) and every other listener (event streams, webhooks) hang off here.
 """
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,6 +35,11 @@ class Broadcaster:
         self.metrics.broadcasts.labels(event).inc()
         for listener in self.listeners:
             await listener(room_id, event, payload)
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Within it, this task's events leave in one write per websocket (for bursts)."""
+        batch = getattr(self.sio.manager, "batch", None)
+        return batch() if batch is not None else contextlib.nullcontext()
 
     async def to_local_room(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
         """Emits `event` to the room's sockets on this worker only."""

@@ -10,11 +10,13 @@ than `max_buffer_bytes` are dropped. Engine.IO internals: see `fanout_transport`
 """
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import socketio
 from socketio import packet as sio_packet
 
@@ -66,6 +68,8 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
         self.stats = FanoutStats()
         self.fast_path = False
         self._closing: set[asyncio.Task[Any]] = set()
+        self._held: list[tuple[str, Any, FastWebSocket]] = []  # sockets with held frames
+        self._batch_task: asyncio.Task[Any] | None = None  # the task inside batch(), if any
 
     def configure_fanout(
         self, *, max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES, on_drop: DropHook | None = None
@@ -112,10 +116,10 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         sockets = self.server.eio.sockets
         make = self.server.packet_class
+        batching = self._batch_task is not None and self._batch_task is asyncio.current_task()
         shared = None
         if callback is None:
-            pkt = make(sio_packet.EVENT, namespace=namespace, data=[event, *args])
-            shared = Outgoing(pkt.encode())
+            shared = self._encode_event(namespace, [event, *args])
         # No await in this loop: an emit is atomic with respect to every other emit, so
         # the order in which emits are called is the order every socket receives them.
         for sid, eio_sid in self.get_participants(namespace, room):
@@ -129,7 +133,54 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
                 ack = self._generate_ack_id(sid, callback)
                 pkt = make(sio_packet.EVENT, namespace=namespace, data=[event, *args], id=ack)
                 out = Outgoing(pkt.encode())
-            self._deliver(sid, socket, out)
+            self._deliver(sid, socket, out, batching)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Gathers this task's events per websocket, written once per socket on exit.
+
+        For bursts (a thousand timers finishing at one instant): one write per socket
+        instead of one per event. Each socket's order is kept: another task's event to a
+        socket, or anything engineio queues for it, first writes what is held for it.
+        """
+        task = asyncio.current_task()
+        if self._batch_task is not None or task is None:  # one batch at a time; inner: as is
+            yield
+            return
+        self._batch_task = task
+        try:
+            yield
+        finally:
+            self._batch_task = None
+            held, self._held = self._held, []
+            for sid, socket, ws in held:
+                try:
+                    transport = ws.write_pending()
+                except (OSError, RuntimeError):
+                    self._drop(sid, socket, ws)
+                    continue
+                if (
+                    transport is not None
+                    and transport.get_write_buffer_size() > self.max_buffer_bytes
+                ):
+                    self._drop(sid, socket, ws)
+
+    def _encode_event(self, namespace: str, data: list[Any]) -> Outgoing:
+        """The EVENT packet of `data`, for every recipient.
+
+        With the stock packet class, JSON-only data (every roomtimer event) is encoded here
+        in one orjson call, without python-socketio's recursive search for binary; what
+        orjson refuses (bytes, huge ints) and custom packet classes take the stock path.
+        """
+        make = self.server.packet_class
+        try:
+            if make is not sio_packet.Packet:
+                raise TypeError("a custom packet class encodes its own packets")
+            body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            return Outgoing(make(sio_packet.EVENT, namespace=namespace, data=data).encode())
+        head = "2" if namespace == "/" else f"2{namespace},"
+        return Outgoing(head + body.decode())
 
     def writer_idle(self, eio_sid: str) -> bool:
         """True if the next event to this engineio socket would take the fast path."""
@@ -144,7 +195,7 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
             and ws.writable_transport() is not None
         )
 
-    def _deliver(self, sid: str, socket: Any, out: Outgoing) -> None:
+    def _deliver(self, sid: str, socket: Any, out: Outgoing, batching: bool = False) -> None:
         queue = socket.queue
         ws: FastWebSocket | None = getattr(socket, WS_ATTR, None)
         if (
@@ -157,12 +208,17 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
         ):
             transport = ws.writable_transport()
             if transport is not None:
+                self.stats.fast += 1
+                if batching:
+                    if not ws.pending:
+                        self._held.append((sid, socket, ws))
+                    ws.pending.append(out.frame)
+                    return
                 try:
-                    transport.write(out.frame)
+                    ws.write_pending(out.frame)
                 except (OSError, RuntimeError):  # a transport dying under us: drop, go on
                     self._drop(sid, socket, ws)
                     return
-                self.stats.fast += 1
                 if transport.get_write_buffer_size() > self.max_buffer_bytes:
                     self._drop(sid, socket, ws)
                 return

@@ -20,6 +20,7 @@ import asyncio
 import inspect
 import logging
 import struct
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -55,9 +56,14 @@ class TrackedQueue(asyncio.Queue[Any]):
         # Consumers inside get(). With the queue empty that means the writer is parked
         # and holds nothing: get() only returns in the step that takes an item.
         self.parked = 0
+        # Set while a FastWebSocket serves the socket: writes the frames it holds back for
+        # a batch, so that nothing the writer task sends can overtake them.
+        self.before_put: Callable[[], None] | None = None
 
     def put_nowait(self, item: Any) -> None:
-        """Enqueues `item` and counts its bytes."""
+        """Enqueues `item` (after any frames held back for it) and counts its bytes."""
+        if self.before_put is not None:
+            self.before_put()
         super().put_nowait(item)
         self.nbytes += packet_size(item)
 
@@ -91,6 +97,10 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
 
     transport: asyncio.Transport | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending: list[bytes] = []  # frames held back by a batch, oldest first
+
     async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
         request: web.Request = environ["aiohttp.request"]
         self._sock = web.WebSocketResponse(
@@ -102,11 +112,16 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         socket = getattr(self.handler, "__self__", None)
         if isinstance(socket, AsyncSocket):
             setattr(socket, WS_ATTR, self)
+            if isinstance(socket.queue, TrackedQueue):
+                socket.queue.before_put = self._write_pending_quietly
         try:
             await self.handler(self)
         finally:
             if socket is not None and getattr(socket, WS_ATTR, None) is self:
                 delattr(socket, WS_ATTR)
+                if isinstance(socket.queue, TrackedQueue):
+                    socket.queue.before_put = None
+            self.pending.clear()
         return self._sock
 
     async def send(self, message: str | bytes) -> None:
@@ -115,6 +130,28 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
             await self._sock.send_bytes(message)
         else:
             await self._sock.send_str(message)
+
+    def write_pending(self, then: bytes = b"") -> asyncio.Transport | None:
+        """Writes the held-back frames, then `then`, in one write; returns the transport.
+
+        None when the transport can no longer be written to (what was held is discarded).
+        """
+        transport = self.writable_transport()
+        data = then
+        if self.pending:
+            if then:
+                self.pending.append(then)
+            data = b"".join(self.pending)
+            self.pending.clear()
+        if transport is not None and data:
+            transport.write(data)
+        return transport
+
+    def _write_pending_quietly(self) -> None:
+        try:
+            self.write_pending()
+        except (OSError, RuntimeError):  # a dying transport: the writer task finds out too
+            pass
 
     def writable_transport(self) -> asyncio.Transport | None:
         """The transport, if a frame may be written to it right now."""
@@ -136,13 +173,14 @@ def ws_frame(payload: bytes, opcode: int) -> bytes:
 
 
 class Outgoing:
-    """One Socket.IO packet, encoded once: engineio packets and the websocket frame bytes."""
+    """One Socket.IO packet, encoded once: the websocket frame bytes, and engineio packets."""
 
-    __slots__ = ("eio_packets", "frame")
+    __slots__ = ("_encoded", "_eio_packets", "frame")
 
     def __init__(self, encoded: str | bytes | list[Any]) -> None:
         parts = encoded if isinstance(encoded, list) else [encoded]
-        self.eio_packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts]
+        self._encoded = parts
+        self._eio_packets: list[eio_packet.Packet] | None = None
         frames = []
         for p in parts:
             if isinstance(p, str):
@@ -151,6 +189,13 @@ class Outgoing:
                 frames.append(ws_frame(bytes(p), OPCODE_BINARY))
         # A binary event's attachments travel in the same write, so nothing splits them.
         self.frame = b"".join(frames)
+
+    @property
+    def eio_packets(self) -> list[eio_packet.Packet]:
+        """The packets for engineio's own queue (built for the first socket that needs them)."""
+        if self._eio_packets is None:
+            self._eio_packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in self._encoded]
+        return self._eio_packets
 
 
 def _internals_present(eio: Any) -> bool:

@@ -76,11 +76,13 @@ class Scheduler:
                     execution_options={"synchronize_session": False},
                 )
             )
-        for timer in finished:
-            await self.broadcaster.to_room(
-                timer.room_id, "timer-finished", views.timer_event(timer, now)
-            )
-            self.metrics.finish_lateness.observe(max(0, now - (timer.finished_at or now)) / 1000)
+        with self.broadcaster.batch():
+            for timer in finished:
+                await self.broadcaster.to_room(
+                    timer.room_id, "timer-finished", views.timer_event(timer, now)
+                )
+                lateness = max(0, now - (timer.finished_at or now)) / 1000
+                self.metrics.finish_lateness.observe(lateness)
         return len(finished)
 
     async def sweep(self) -> None:

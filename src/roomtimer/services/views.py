@@ -1,12 +1,14 @@
 """The contract's JSON shapes of rooms and timers."""
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from roomtimer.models import timer_machine as machine
 from roomtimer.models.tables import Room, Timer
 
 
+@lru_cache(maxsize=16384)  # a burst of events repeats the same few instants
 def iso(ms: int) -> str:
     """Epoch milliseconds as ISO 8601 UTC with milliseconds, like JavaScript's toISOString."""
     moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
