@@ -1,11 +1,9 @@
 """Socket.IO handlers of viewers: join, leave, sync, ping."""
 
+import time
 from typing import Any
 
 import socketio
-from limits import RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import FixedWindowRateLimiter
 
 from roomtimer.clock import Clock
 from roomtimer.controllers.socket_server import ack_wanted
@@ -16,7 +14,9 @@ from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
 
 MAX_TOKEN_LENGTH = 512
-EVENTS_PER_WINDOW = RateLimitItemPerSecond(60, 10)  # clock sync sends bursts of pings
+# 60 events per 10 s per socket: clock sync sends bursts of pings.
+EVENTS_PER_WINDOW = 60
+WINDOW_S = 10.0
 
 
 class SocketError(Exception):
@@ -35,6 +35,33 @@ def _share_token(payload: Any) -> str:
     return token
 
 
+class EventWindows:
+    """Fixed-window event counts per socket, forgotten when the socket goes.
+
+    In memory and O(1) per event: sockets live in one process, so nothing is shared.
+    (The `limits` memory storage scans every key on a timer: with thousands of
+    sockets that scan cost more CPU than the joins themselves.)
+    """
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    def hit(self, sid: str) -> bool:
+        """Counts one event of `sid`; False once it is over the limit in this window."""
+        now = time.monotonic()
+        started, count = self._windows.get(sid, (now, 0))
+        if now - started >= self.window_s:
+            started, count = now, 0
+        self._windows[sid] = (started, count + 1)
+        return count < self.limit
+
+    def forget(self, sid: str) -> None:
+        """Drops a gone socket's window."""
+        self._windows.pop(sid, None)
+
+
 class ViewerNamespace(socketio.AsyncNamespace):
     """The default namespace; no per-client state lives on `self`."""
 
@@ -46,7 +73,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
         self.presence = presence
         self.broadcaster = broadcaster
         self.clock = clock
-        self.limiter = FixedWindowRateLimiter(MemoryStorage())
+        self.windows = EventWindows(EVENTS_PER_WINDOW, WINDOW_S)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Routes `join-room` to `on_join_room`, refusing floods and reporting failures."""
@@ -54,7 +81,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
             return await super().trigger_event(event, *args)
         sid = args[0]
         try:
-            if not await self.limiter.hit(EVENTS_PER_WINDOW, sid):
+            if not self.windows.hit(sid):
                 raise SocketError("rate_limited", "Too many events; slow down")
             if not isinstance(event, str):  # a hand-made packet: `42[5]`
                 raise SocketError("invalid_payload", "An event name is a string")
@@ -111,6 +138,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
         """Recounts the rooms the socket was in."""
+        self.windows.forget(sid)
         for name in self.rooms(sid):
             if name.startswith("room:"):
                 self.presence.changed(name[5:])

@@ -4,7 +4,7 @@ import secrets
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -13,7 +13,13 @@ from roomtimer.errors import Forbidden, NotFound
 from roomtimer.models.tables import Room
 from roomtimer.services import views
 from roomtimer.services.broadcast import Broadcaster
+from roomtimer.services.coalesce import Coalescer
 from roomtimer.services.presence import Presence
+
+# Built once: every viewer's join runs it, and building a statement costs more than SQLite.
+_BY_TOKEN = (
+    select(Room).where(Room.share_token == bindparam("token")).options(selectinload(Room.timers))
+)
 
 
 def new_share_token() -> str:
@@ -50,6 +56,7 @@ class RoomService:
         self.clock = clock
         self.broadcaster = broadcaster
         self.presence = presence
+        self._by_token: Coalescer[str, Room | None] = Coalescer(self._load_by_token)
 
     async def create(self, *, owner_id: str, name: str, description: str) -> dict[str, Any]:
         """Creates a room owned by `owner_id`."""
@@ -81,13 +88,12 @@ class RoomService:
             return {"rooms": [views.room_owner(r, now) for r in rooms], "serverTime": now}
 
     async def find_by_token(self, share_token: str) -> Room | None:
-        """The room behind a share token, with its timers."""
+        """The room behind a share token, with its timers (read-only: it may be shared)."""
+        return await self._by_token.get(share_token)
+
+    async def _load_by_token(self, share_token: str) -> Room | None:
         async with self.db() as session:
-            return await session.scalar(
-                select(Room)
-                .where(Room.share_token == share_token)
-                .options(selectinload(Room.timers))
-            )
+            return await session.scalar(_BY_TOKEN, {"token": share_token})
 
     async def state(self, *, share_token: str) -> dict[str, Any]:
         """RoomState for viewers (404 for an unknown token)."""
