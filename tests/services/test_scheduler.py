@@ -7,84 +7,14 @@ measure how late a real deadline is announced.
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from roomtimer import keys
 from roomtimer.services.metrics import Metrics
 from roomtimer.services.scheduler import Scheduler
 from tests.support.app import Api, RunningApp, Viewer
-
-MINUTE = 60_000
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: int = 1_800_000_000_000) -> None:
-        self.now = now
-
-    def now_ms(self) -> int:
-        return self.now
-
-
-@dataclass
-class Frozen:
-    """The app on a fake clock, its own scheduler loop stopped, a viewer in one room."""
-
-    app: RunningApp
-    clock: FakeClock
-    scheduler: Scheduler
-    api: Api
-    viewer: Viewer
-    room: dict[str, Any]
-
-    def finished_broadcasts(self) -> float:
-        return finished_broadcasts(self.app)
-
-    async def timer_finished_events(self) -> list[Any]:
-        """Every `timer-finished` the viewer got, once everything sent so far has arrived."""
-        await self.viewer.client.call(
-            "request-sync", {"shareToken": self.room["shareToken"]}, timeout=10
-        )
-        await self.viewer.next("room-state")  # sockets deliver in order: nothing is in flight
-        return self.viewer.events("timer-finished")
-
-    async def running_timer(self, duration_ms: int = 10 * MINUTE) -> tuple[str, int]:
-        """Creates and starts a timer; returns its id and deadline."""
-        timer = await self.api.timer(self.room["id"], durationMs=duration_ms)
-        reply = await self.api.command(timer["id"], "start")
-        assert reply.status == 200, reply.body
-        assert reply.body["endsAt"] == self.clock.now + duration_ms
-        return timer["id"], reply.body["endsAt"]
-
-
-def finished_broadcasts(app: RunningApp) -> float:
-    """roomtimer_broadcasts_total{event="timer-finished"}."""
-    registry = app.app[keys.metrics].registry
-    value = registry.get_sample_value("roomtimer_broadcasts_total", {"event": "timer-finished"})
-    return value or 0.0
-
-
-@pytest_asyncio.fixture
-async def frozen(start_app: Callable[..., Any]) -> AsyncIterator[Frozen]:
-    clock = FakeClock()
-    app: RunningApp = await start_app(clock=clock)
-    scheduler = app.app[keys.scheduler]
-    await scheduler.stop()  # only the test runs passes, so their results are exact
-    async with Api(app.url, app.token()) as api:
-        room = await api.room()
-        viewer = await Viewer(app.url).connect()
-        try:
-            assert (await viewer.join(room["shareToken"]))["ok"] is True
-            await viewer.next("room-state")
-            yield Frozen(app, clock, scheduler, api, viewer, room)
-        finally:
-            await viewer.close()
+from tests.support.frozen import MINUTE, FakeClock, Frozen, finished_broadcasts
 
 
 async def test_finishes_a_running_timer_at_its_deadline_once(frozen: Frozen) -> None:
@@ -99,7 +29,7 @@ async def test_finishes_a_running_timer_at_its_deadline_once(frozen: Frozen) -> 
     assert (event["finishedAt"], event["serverTime"], event["version"]) == (ends_at, ends_at, 3)
     frozen.clock.now += MINUTE
     assert await frozen.scheduler.finish_due() == 0
-    assert len(await frozen.timer_finished_events()) == 1
+    assert len(await frozen.received("timer-finished")) == 1
     assert frozen.finished_broadcasts() == 1
     rooms = (await frozen.api.call("GET", "/api/rooms")).body["rooms"]
     stored = rooms[0]["timers"][0]
@@ -122,7 +52,7 @@ async def test_finishes_every_due_timer_in_one_pass(frozen: Frozen) -> None:
     assert await frozen.scheduler.finish_due() == 3
     frozen.clock.now = max(deadlines)
     assert await frozen.scheduler.finish_due() == 1
-    events = await frozen.timer_finished_events()
+    events = await frozen.received("timer-finished")
     assert sorted(e["finishedAt"] for e in events) == sorted(deadlines)
 
 
@@ -140,7 +70,7 @@ async def test_does_not_finish_a_timer_stopped_before_its_deadline(
         assert reply.status == 200
     frozen.clock.now = ends_at + MINUTE
     assert await frozen.scheduler.finish_due() == 0
-    assert await frozen.timer_finished_events() == []
+    assert await frozen.received("timer-finished") == []
     assert frozen.finished_broadcasts() == 0
 
 
@@ -152,7 +82,7 @@ async def test_adjusted_later_finishes_at_the_new_deadline_only(frozen: Frozen) 
     assert await frozen.scheduler.finish_due() == 0
     frozen.clock.now = ends_at + 2 * MINUTE
     assert await frozen.scheduler.finish_due() == 1
-    events = await frozen.timer_finished_events()
+    events = await frozen.received("timer-finished")
     assert [e["finishedAt"] for e in events] == [ends_at + 2 * MINUTE]
 
 
@@ -166,7 +96,7 @@ async def test_adjusted_earlier_finishes_at_the_new_deadline(frozen: Frozen) -> 
     assert await frozen.scheduler.finish_due() == 1
     frozen.clock.now = ends_at
     assert await frozen.scheduler.finish_due() == 0
-    events = await frozen.timer_finished_events()
+    events = await frozen.received("timer-finished")
     assert [e["finishedAt"] for e in events] == [ends_at - 4 * MINUTE]
     assert frozen.finished_broadcasts() == 1
 
@@ -182,7 +112,7 @@ async def test_paused_and_restarted_finishes_at_the_moved_deadline(frozen: Froze
     assert await frozen.scheduler.finish_due() == 0
     frozen.clock.now = restarted["endsAt"]
     assert await frozen.scheduler.finish_due() == 1
-    events = await frozen.timer_finished_events()
+    events = await frozen.received("timer-finished")
     assert [(e["finishedAt"], e["version"]) for e in events] == [(restarted["endsAt"], 5)]
 
 
@@ -194,7 +124,7 @@ async def test_adjust_leaving_no_time_finishes_at_once(frozen: Frozen) -> None:
     assert (reply.body["status"], reply.body["finishedAt"]) == ("finished", frozen.clock.now)
     frozen.clock.now = ends_at
     assert await frozen.scheduler.finish_due() == 0
-    events = await frozen.timer_finished_events()
+    events = await frozen.received("timer-finished")
     assert [e["version"] for e in events] == [3]
 
 

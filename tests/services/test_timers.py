@@ -1,71 +1,12 @@
 """Timer commands through the real app: missed deadlines, versions, parallel commands."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from roomtimer import keys
-from roomtimer.services.scheduler import Scheduler
-from tests.support.app import Api, Reply, RunningApp, Viewer
-
-MINUTE = 60_000
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: int = 1_800_000_000_000) -> None:
-        self.now = now
-
-    def now_ms(self) -> int:
-        return self.now
-
-
-@dataclass
-class Frozen:
-    """The app on a fake clock, its scheduler loop stopped, a viewer in one room."""
-
-    app: RunningApp
-    clock: FakeClock
-    scheduler: Scheduler
-    api: Api
-    viewer: Viewer
-    room: dict[str, Any]
-
-    async def received(self, event: str) -> list[Any]:
-        """Every `event` the viewer got, once everything sent so far has arrived."""
-        await self.viewer.client.call(
-            "request-sync", {"shareToken": self.room["shareToken"]}, timeout=10
-        )
-        await self.viewer.next("room-state")  # sockets deliver in order: nothing is in flight
-        return self.viewer.events(event)
-
-    async def stored(self, timer_id: str) -> dict[str, Any]:
-        """The timer as GET /api/rooms shows it."""
-        rooms = (await self.api.call("GET", "/api/rooms")).body["rooms"]
-        found: dict[str, Any] = next(t for r in rooms for t in r["timers"] if t["id"] == timer_id)
-        return found
-
-
-@pytest_asyncio.fixture
-async def frozen(start_app: Callable[..., Any]) -> AsyncIterator[Frozen]:
-    clock = FakeClock()
-    app: RunningApp = await start_app(clock=clock)
-    scheduler = app.app[keys.scheduler]
-    await scheduler.stop()  # a deadline passes unseen until the test runs a pass
-    async with Api(app.url, app.token()) as api:
-        room = await api.room()
-        viewer = await Viewer(app.url).connect()
-        try:
-            assert (await viewer.join(room["shareToken"]))["ok"] is True
-            await viewer.next("room-state")
-            yield Frozen(app, clock, scheduler, api, viewer, room)
-        finally:
-            await viewer.close()
+from tests.support.app import Reply
+from tests.support.frozen import MINUTE, Frozen
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,8 @@ class ViewerNamespace(socketio.AsyncNamespace):
             return await super().trigger_event(event.replace("-", "_"), *args)
         except SocketError as exc:
             error = {"code": exc.code, "message": exc.message}
-            await self.emit("error", {**error, "serverTime": self.clock.now_ms()}, to=sid)
+            payload = {**error, "serverTime": self.clock.now_ms()}
+            await self.broadcaster.to_socket(sid, "error", payload)
             return {"ok": False, "error": error}
 
     async def _room(self, payload: Any) -> Room:
@@ -133,7 +134,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
         now = {"serverTime": self.clock.now_ms()}
         if ack_wanted.get():
             return now
-        await self.emit("pong", now, to=sid)
+        await self.broadcaster.to_socket(sid, "pong", now)
         return None
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:

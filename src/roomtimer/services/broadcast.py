@@ -46,8 +46,8 @@ class Broadcaster:
         await self.sio.emit(event, payload, room=channel(room_id), ignore_queue=True)
 
     async def to_socket(self, sid: str, event: str, payload: dict[str, Any]) -> None:
-        """Emits `event` to one socket."""
-        await self.sio.emit(event, payload, to=sid)
+        """Emits `event` to one socket of this worker (not through Redis)."""
+        await self.sio.emit(event, payload, to=sid, ignore_queue=True)
 
     async def clear_room(self, room_id: str) -> None:
         """Removes every member from the room, on every worker."""

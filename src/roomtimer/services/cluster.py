@@ -7,6 +7,7 @@ workers, refreshed on every heartbeat, plus this worker's live numbers.
 """
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -150,16 +151,22 @@ class ClusterGate:
 
 
 class ResilientRedisManager(FastRedisManager):
-    """The fast Redis manager, made to never hold a command up while Redis is down.
+    """The fast Redis manager: ordered, batched publishing that never holds a command up.
 
-    python-socketio 5.18 delivers an emit to this worker's sockets before publishing
-    it, so local viewers keep receiving events; here publishing fails fast (a short
-    timeout, then skipped until the subscriber is back), the subscriber retries every
-    half second instead of backing off to a minute, and `on_reconnect` runs once Redis
-    answers again so rooms can be resent their state.
+    python-socketio 5.18 delivers an emit to this worker's sockets, then publishes it.
+    Here every publish goes through one sender task on one connection, so other workers
+    receive this worker's events in the order they were emitted; whatever queued up
+    meanwhile leaves in one pipeline, so a burst (a crowd joining, a thousand timers
+    finishing) costs a few round trips and never a connection per emit. An emit waits
+    until Redis has its message, at most `publish_timeout_s`. While Redis is away
+    publishing is skipped (local viewers already have the event), the subscriber
+    retries every half second instead of backing off to a minute, and `on_reconnect`
+    runs once Redis answers again so rooms can be resent their state.
     """
 
     retry_s = 0.5
+    publish_timeout_s = 1.0
+    max_batch = 512
 
     def __init__(self, url: str, channel: str = "roomtimer", **kwargs: Any) -> None:
         options = {"socket_connect_timeout": 1.0, "socket_keepalive": True}
@@ -167,19 +174,60 @@ class ResilientRedisManager(FastRedisManager):
         self.redis_up = True
         self.on_reconnect: Callable[[], Awaitable[None]] | None = None
         self._publisher: Redis | None = None
+        self._publish_down_until = 0.0
+        self._outbox: asyncio.Queue[tuple[str, asyncio.Future[None]]] = asyncio.Queue()
+        self._sender: asyncio.Task[None] | None = None
         self._resyncs: set[asyncio.Future[None]] = set()
 
     async def _publish(self, data: Any) -> None:
-        if not self.redis_up:
-            return
-        if self._publisher is None:
-            self._publisher = Redis.from_url(
-                self.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
-            )
+        if not self.redis_up or time.monotonic() < self._publish_down_until:
+            return  # Redis is away (for the subscriber or the publisher): skip at once
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_forever(), name="roomtimer-publisher")
+        sent = asyncio.get_running_loop().create_future()
+        self._outbox.put_nowait((self.json.dumps(data), sent))
         try:
-            await self._publisher.publish(self.channel, self.json.dumps(data))
-        except Exception as exc:  # noqa: BLE001
-            self._went_down(exc)
+            await asyncio.wait_for(asyncio.shield(sent), self.publish_timeout_s)
+        except TimeoutError:
+            pass  # it stays queued, in order; the command does not wait any longer
+
+    async def _send_forever(self) -> None:
+        while True:
+            batch = [await self._outbox.get()]
+            while len(batch) < self.max_batch and not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            try:
+                if time.monotonic() >= self._publish_down_until:
+                    await self._send([message for message, _ in batch])
+            finally:
+                for _, sent in batch:
+                    if not sent.done():
+                        sent.set_result(None)
+
+    async def _send(self, messages: list[str]) -> None:
+        # Twice: a pooled connection may predate an outage and fail once, harmlessly.
+        for attempt in (1, 2):
+            if self._publisher is None:
+                self._publisher = Redis.from_url(
+                    self.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
+                )
+            try:
+                async with self._publisher.pipeline(transaction=False) as pipe:
+                    for message in messages:
+                        pipe.publish(self.channel, message)
+                    await pipe.execute()
+            except Exception as exc:  # noqa: BLE001 - any failure: Redis is away for now
+                publisher, self._publisher = self._publisher, None
+                await _close_quietly(publisher)
+                if attempt == 2:
+                    if not self._publish_down_until:
+                        logger.error("cannot publish to Redis ({}); other workers miss events", exc)
+                    self._publish_down_until = time.monotonic() + self.retry_s
+            else:
+                if self._publish_down_until:
+                    logger.info("publishing to Redis again")
+                    self._publish_down_until = 0.0
+                return
 
     def _went_down(self, exc: BaseException) -> None:
         if self.redis_up:
@@ -189,11 +237,12 @@ class ResilientRedisManager(FastRedisManager):
     async def _redis_listen_with_retries(self):  # type: ignore[no-untyped-def]
         while True:
             try:
-                await self._close_clients()
+                await self._close_listener()
                 self._redis_connect()
                 await self.pubsub.subscribe(self.channel)
                 if not self.redis_up:
                     self.redis_up = True
+                    self._publish_down_until = 0.0
                     logger.info("Redis is back; resending room state")
                     if self.on_reconnect is not None:
                         resync = asyncio.ensure_future(self.on_reconnect())
@@ -207,16 +256,24 @@ class ResilientRedisManager(FastRedisManager):
                 self._went_down(exc)
                 await asyncio.sleep(self.retry_s)
 
-    async def _close_clients(self) -> None:
-        for client in (self.pubsub, self.redis, self._publisher):
-            if client is not None:
-                try:
-                    await client.aclose()
-                except Exception:  # noqa: BLE001 - it is being replaced anyway
-                    pass
-        self._publisher = None
+    async def _close_listener(self) -> None:
+        for client in (self.pubsub, self.redis):
+            await _close_quietly(client)
 
     async def aclose(self) -> None:
-        """Stops listening and closes every Redis connection."""
+        """Stops listening and publishing and closes every Redis connection."""
+        if self._sender is not None:
+            self._sender.cancel()
+            await asyncio.gather(self._sender, return_exceptions=True)
         await super().aclose()
-        await self._close_clients()
+        await self._close_listener()
+        await _close_quietly(self._publisher)
+        self._publisher = None
+
+
+async def _close_quietly(client: Any) -> None:
+    if client is not None:
+        try:
+            await client.aclose()
+        except Exception:  # noqa: BLE001 - it is being replaced anyway
+            pass
