@@ -134,15 +134,15 @@ async function follower() {
         send({ type: 'round-done', after: msg.after, ok });
       } else if (msg.type === 'finish') {
         const cpu = process.cpuUsage(crowd.cpu0);
-        send({
+        const result = {
           type: 'result',
           latencies: crowd.latencies(msg.rounds),
           duplicates: crowd.duplicates,
           userCounts: crowd.userCounts,
           clientCpuMsRounds: (cpu.user + cpu.system) / 1000,
-        });
-        crowd.close();
-        setTimeout(() => process.exit(0), 100);
+        };
+        // Exit only once the (large) message has left: an early exit would cut it off.
+        process.send(result, () => { crowd.close(); setTimeout(() => process.exit(0), 100); });
       } else if (msg.type === 'rounds-start') crowd.cpu0 = process.cpuUsage();
     } catch (err) {
       send({ type: 'error', error: String(err.stack || err) });
