@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import random
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -459,6 +460,45 @@ def test_orjson_module_round_trips_like_json() -> None:
 
 def test_unknown_engineio_falls_back_to_the_stock_path() -> None:
     assert install_engineio_hooks(object()) is False
+
+
+def test_rooms_of_a_socket_match_python_socketios_own_bookkeeping() -> None:
+    """The per-socket room index answers as python-socketio's full scan does, and its
+    disconnect leaves the same rooms, callbacks and pending lists behind."""
+    ours, stock = FastAsyncManager(), socketio.AsyncManager()
+    rng = random.Random(7)
+    sids = [f"s{i}" for i in range(40)]
+    rooms = ["room:a", "room:b", "room:c"]
+    connected: set[str] = set()
+    for step in range(3000):
+        sid, room = rng.choice(sids), rng.choice(rooms)
+        op = rng.choice(["connect", "enter", "enter", "leave", "close", "disconnect"])
+        for manager in (ours, stock):
+            if op == "connect" and sid not in connected:
+                manager.basic_enter_room(sid, "/", None, eio_sid=f"e{sid}")
+                manager.basic_enter_room(sid, "/", sid, eio_sid=f"e{sid}")
+                manager.callbacks[sid] = {1: print}
+                manager.pending_disconnect.setdefault("/", []).append(sid)
+            elif op == "enter" and sid in connected:
+                manager.basic_enter_room(sid, "/", room)
+            elif op == "leave":
+                manager.basic_leave_room(sid, "/", room)
+            elif op == "close":
+                manager.basic_close_room(room, "/")
+            elif op == "disconnect":
+                manager.basic_disconnect(sid, "/")
+        if op == "connect":
+            connected.add(sid)
+        elif op == "disconnect":
+            connected.discard(sid)
+        assert ours.rooms == stock.rooms, f"step {step}: {op} {sid} {room}"
+        assert ours.callbacks == stock.callbacks
+        assert ours.pending_disconnect == stock.pending_disconnect
+        for each in sids:
+            assert sorted(ours.get_rooms(each, "/")) == sorted(stock.get_rooms(each, "/"))
+    assert ours._rooms_of == {
+        ("/", sid): set(stock.get_rooms(sid, "/")) | {None} for sid in connected
+    }
 
 
 def test_redis_manager_delivers_locally_through_the_fast_path() -> None:

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from roomtimer import keys
+from roomtimer.services import scheduler as scheduler_module
 from roomtimer.services.metrics import Metrics
 from roomtimer.services.scheduler import Scheduler
 from tests.support.app import Api, RunningApp, Viewer
@@ -54,6 +55,19 @@ async def test_finishes_every_due_timer_in_one_pass(frozen: Frozen) -> None:
     assert await frozen.scheduler.finish_due() == 1
     events = await frozen.received("timer-finished")
     assert sorted(e["finishedAt"] for e in events) == sorted(deadlines)
+
+
+async def test_a_burst_larger_than_a_slice_is_announced_whole_and_once(
+    frozen: Frozen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler_module, "ANNOUNCE_SLICE", 3)
+    timers = [await frozen.running_timer() for _ in range(8)]
+    frozen.clock.now = timers[0][1]
+    assert await frozen.scheduler.finish_due() == 8
+    assert await frozen.scheduler.finish_due() == 0
+    events = await frozen.received("timer-finished")
+    assert sorted(e["id"] for e in events) == sorted(timer_id for timer_id, _ in timers)
+    assert frozen.finished_broadcasts() == 8
 
 
 @pytest.mark.parametrize("action", ["pause", "reset", "delete"])

@@ -11,7 +11,7 @@ import asyncio
 import heapq
 
 from loguru import logger
-from sqlalchemy import select, update
+from sqlalchemy import BindParameter, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roomtimer.clock import Clock
@@ -20,6 +20,9 @@ from roomtimer.models.timer_machine import Status
 from roomtimer.services import views
 from roomtimer.services.broadcast import Broadcaster
 from roomtimer.services.metrics import Metrics
+
+# Events of a burst written per websocket in one go.
+ANNOUNCE_SLICE = 100
 
 
 class Scheduler:
@@ -46,6 +49,21 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        now: BindParameter[int] = bindparam("now")
+        self._claim = (
+            update(Timer)
+            .where(Timer.status == Status.RUNNING.value, Timer.ends_at <= now)
+            .values(
+                status=Status.FINISHED.value,
+                remaining_ms=0,
+                finished_at=Timer.ends_at,
+                ends_at=None,
+                version=Timer.version + 1,
+                updated_at=now,
+            )
+            .returning(*Timer.__table__.columns)
+            .execution_options(synchronize_session=False)
+        )
 
     def track(self, ends_at: int) -> None:
         """Hints that some running timer ends at `ends_at` (epoch ms)."""
@@ -57,32 +75,24 @@ class Scheduler:
             self._wake.set()
 
     async def finish_due(self) -> int:
-        """Claims and announces every running timer whose deadline has passed."""
+        """Claims and announces every running timer whose deadline has passed.
+
+        One UPDATE … RETURNING claims them all; their events then leave in slices, each
+        slice in one write per websocket, so viewers start reading the first ones while
+        the later ones are still being built.
+        """
         now = self.clock.now_ms()
         async with self.db.begin() as session:
-            finished = list(
-                await session.scalars(
-                    update(Timer)
-                    .where(Timer.status == Status.RUNNING.value, Timer.ends_at <= now)
-                    .values(
-                        status=Status.FINISHED.value,
-                        remaining_ms=0,
-                        finished_at=Timer.ends_at,
-                        ends_at=None,
-                        version=Timer.version + 1,
-                        updated_at=now,
+            finished = (await session.execute(self._claim, {"now": now})).all()
+        observe = self.metrics.finish_lateness.observe
+        for start in range(0, len(finished), ANNOUNCE_SLICE):
+            at = self.clock.now_ms()
+            with self.broadcaster.batch():
+                for timer in finished[start : start + ANNOUNCE_SLICE]:
+                    await self.broadcaster.to_room(
+                        timer.room_id, "timer-finished", views.timer_event(timer, at)
                     )
-                    .returning(Timer),
-                    execution_options={"synchronize_session": False},
-                )
-            )
-        with self.broadcaster.batch():
-            for timer in finished:
-                await self.broadcaster.to_room(
-                    timer.room_id, "timer-finished", views.timer_event(timer, now)
-                )
-                lateness = max(0, now - (timer.finished_at or now)) / 1000
-                self.metrics.finish_lateness.observe(lateness)
+                    observe(max(0, at - (timer.finished_at or at)) / 1000)
         return len(finished)
 
     async def sweep(self) -> None:
@@ -122,13 +132,14 @@ class Scheduler:
         while not self._stopping:
             try:
                 now = self.clock.now_ms()
-                if now >= next_sweep:
-                    await self.sweep()
-                    next_sweep = now + self.sweep_ms
-                if self._deadlines and self._deadlines[0] <= now:
+                if self._deadlines and self._deadlines[0] <= now:  # before the sweep: on time
                     while self._deadlines and self._deadlines[0] <= now:
                         self._known.discard(heapq.heappop(self._deadlines))
                     await self.finish_due()
+                    continue
+                if now >= next_sweep:
+                    await self.sweep()
+                    next_sweep = now + self.sweep_ms
                     continue
                 await self._sleep_until(min([next_sweep, *self._deadlines[:1]]) - now)
             except asyncio.CancelledError:

@@ -4,8 +4,13 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Row
+
 from roomtimer.models import timer_machine as machine
 from roomtimer.models.tables import Room, Timer
+
+# A stored timer: the ORM object, or a row of the timers table's columns.
+TimerLike = Timer | Row[Any]
 
 
 @lru_cache(maxsize=16384)  # a burst of events repeats the same few instants
@@ -27,7 +32,7 @@ def state_of(timer: Timer) -> machine.TimerState:
     )
 
 
-def timer_public(timer: Timer, now: int) -> dict[str, Any]:
+def timer_public(timer: TimerLike, now: int) -> dict[str, Any]:
     """Timer as clients see it; `remainingMs` exact at `now`."""
     running = timer.status == machine.Status.RUNNING
     return {
@@ -48,7 +53,7 @@ def timer_public(timer: Timer, now: int) -> dict[str, Any]:
     }
 
 
-def timer_event(timer: Timer, now: int) -> dict[str, Any]:
+def timer_event(timer: TimerLike, now: int) -> dict[str, Any]:
     """A timer event payload: the timer plus `serverTime`."""
     return {**timer_public(timer, now), "serverTime": now}
 
