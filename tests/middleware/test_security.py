@@ -50,6 +50,21 @@ async def test_every_kind_of_response_carries_security_headers(app: RunningApp, 
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
+async def test_websocket_upgrades_carry_security_headers(app: RunningApp, api: Api) -> None:
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    url = app.url + "/socket.io/?EIO=4&transport=websocket"
+    async with api.session.get(url, headers=upgrade) as resp:
+        assert resp.status == 101
+        assert resp.headers["Sec-WebSocket-Accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        for name, value in SECURITY_HEADERS.items():
+            assert resp.headers.get(name) == value, name
+
+
 async def test_json_responses_say_they_are_json(api: Api) -> None:
     for reply in [await api.call("GET", "/api/rooms"), await api.call("GET", "/nowhere")]:
         assert reply.headers["Content-Type"].split(";")[0] == "application/json"

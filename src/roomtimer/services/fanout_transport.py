@@ -27,6 +27,7 @@ from aiohttp import web
 from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from engineio.async_socket import AsyncSocket
+from multidict import CIMultiDict
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,9 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
             max_msg_size=self.server.max_http_buffer_size, compress=self.compress
         )
         await self._sock.prepare(request)
+        # The 101's headers are on the wire now, and aiohttp 3.14 reads them only until
+        # prepare() has sent them: let them go rather than keep ~1.9 KB per viewer.
+        self._sock._headers = CIMultiDict()
         self.environ = environ
         self.transport = request.transport  # type: ignore[assignment]
         socket = getattr(self.handler, "__self__", None)
