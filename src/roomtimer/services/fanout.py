@@ -191,16 +191,7 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
             self._batch_task = None
             held, self._held = self._held, []
             for sid, socket, ws in held:
-                try:
-                    transport = ws.write_pending()
-                except (OSError, RuntimeError):
-                    self._drop(sid, socket, ws)
-                    continue
-                if (
-                    transport is not None
-                    and transport.get_write_buffer_size() > self.max_buffer_bytes
-                ):
-                    self._drop(sid, socket, ws)
+                self._write(sid, socket, ws)
 
     def _encode_event(self, namespace: str, data: list[Any]) -> Outgoing:
         """The EVENT packet of `data`, for every recipient.
@@ -222,43 +213,20 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
     def writer_idle(self, eio_sid: str) -> bool:
         """True if the next event to this engineio socket would take the fast path."""
         socket = self.server.eio.sockets.get(eio_sid)
-        ws = getattr(socket, WS_ATTR, None)
-        return bool(
-            ws is not None
-            and socket.upgraded
-            and not socket.closing
-            and isinstance(socket.queue, TrackedQueue)
-            and socket.queue.idle
-            and ws.writable_transport() is not None
-        )
+        return socket is not None and _fast_path_open(socket, getattr(socket, WS_ATTR, None))
 
     def _deliver(self, sid: str, socket: Any, out: Outgoing, batching: bool = False) -> None:
         queue = socket.queue
         ws: FastWebSocket | None = getattr(socket, WS_ATTR, None)
-        if (
-            ws is not None
-            and socket.upgraded
-            and not socket.closing
-            and queue.__class__ is TrackedQueue
-            and queue.parked
-            and not queue.qsize()
-        ):
-            transport = ws.writable_transport()
-            if transport is not None:
-                self.stats.fast += 1
-                if batching:
-                    if not ws.pending:
-                        self._held.append((sid, socket, ws))
-                    ws.pending.append(out.frame)
-                    return
-                try:
-                    ws.write_pending(out.frame)
-                except (OSError, RuntimeError):  # a transport dying under us: drop, go on
-                    self._drop(sid, socket, ws)
-                    return
-                if transport.get_write_buffer_size() > self.max_buffer_bytes:
-                    self._drop(sid, socket, ws)
-                return
+        if ws is not None and _fast_path_open(socket, ws):
+            self.stats.fast += 1
+            if batching:
+                if not ws.pending:
+                    self._held.append((sid, socket, ws))
+                ws.pending.append(out.frame)
+            else:
+                self._write(sid, socket, ws, out.frame)
+            return
         if getattr(socket, DROPPED_ATTR, False):
             return
         # engineio's own path, enqueued now rather than from a task: once a socket has
@@ -270,6 +238,16 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
         if ws is not None and ws.transport is not None:
             buffered += ws.transport.get_write_buffer_size()
         if buffered > self.max_buffer_bytes:
+            self._drop(sid, socket, ws)
+
+    def _write(self, sid: str, socket: Any, ws: FastWebSocket, frame: bytes = b"") -> None:
+        """Writes what `ws` holds, then `frame`; drops the socket if that fails or overfills it."""
+        try:
+            transport = ws.write_pending(frame)
+        except (OSError, RuntimeError):  # a transport dying under us: drop, go on
+            self._drop(sid, socket, ws)
+            return
+        if transport is not None and transport.get_write_buffer_size() > self.max_buffer_bytes:
             self._drop(sid, socket, ws)
 
     def _drop(self, sid: str, socket: Any, ws: FastWebSocket | None) -> None:
@@ -293,6 +271,19 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
                 self.on_drop(sid)
             except Exception:  # a failing hook must not cut the emit short for the others
                 log.exception("on_drop hook failed")
+
+
+def _fast_path_open(socket: Any, ws: FastWebSocket | None) -> bool:
+    """True if a frame may go straight to this socket's websocket: nothing of it in flight."""
+    queue = socket.queue
+    return (
+        ws is not None
+        and socket.upgraded
+        and not socket.closing
+        and queue.__class__ is TrackedQueue
+        and queue.idle
+        and ws.writable_transport() is not None
+    )
 
 
 class FastAsyncManager(FastManagerMixin, socketio.AsyncManager):  # type: ignore[misc]
