@@ -34,7 +34,7 @@ from tests.support.cluster import (
     wait_until,
     write_nginx_files,
 )
-from tests.support.server import SERVER_ENV_VARS, ServerProcess, ServerStartError
+from tests.support.server import SERVER_ENV_VARS, ServerFailed, ServerProcess
 from tests.support.services import REPO_ROOT, NginxProcess
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
@@ -243,7 +243,7 @@ async def test_the_image_command_exits_instead_of_looping_when_the_database_is_u
         "APP_ENV": "production",
     }
     server = ServerProcess(env, workdir=tmp_path, command=image_command())
-    with pytest.raises(ServerStartError) as failed:
+    with pytest.raises(ServerFailed) as failed:
         await server.start(deadline_s=30)
     assert failed.value.returncode not in (None, 0)
     assert "Worker failed to boot" in failed.value.stderr

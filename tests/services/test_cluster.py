@@ -5,8 +5,11 @@ import json
 from pathlib import Path
 
 import redis.asyncio as aioredis
+import socketio
 
-from roomtimer.services.cluster import ResilientRedisManager
+from roomtimer.services.broadcast import Broadcaster
+from roomtimer.services.cluster import ClusterCounts, ResilientRedisManager
+from roomtimer.services.metrics import Metrics
 from tests.support.cluster import RedisServer
 
 
@@ -58,3 +61,25 @@ async def test_the_first_publish_after_redis_restarts_is_not_lost(tmp_path: Path
             await watch.aclose()
         finally:
             await manager.aclose()
+
+
+def heartbeats() -> list[asyncio.Task[object]]:
+    return [t for t in asyncio.all_tasks() if t.get_name() == "roomtimer-heartbeat"]
+
+
+async def test_stopping_the_heartbeat_ends_it_wherever_the_cancel_lands(tmp_path: Path) -> None:
+    # redis-py can lose a cancel that lands inside one of its reads (services/background.py):
+    # a worker whose heartbeat ignored its stop would never finish shutting down.
+    async with RedisServer.running(tmp_path) as redis:
+        client = aioredis.Redis.from_url(redis.url, socket_timeout=2)
+        broadcaster = Broadcaster(socketio.AsyncServer(async_mode="aiohttp"), Metrics())
+        try:
+            for n in range(80):
+                counts = ClusterCounts(client, broadcaster, heartbeat_ms=0)
+                counts.start()
+                for _ in range(n % 16):  # each time a few steps further into a beat
+                    await asyncio.sleep(0)
+                await asyncio.wait_for(counts.stop(), 5)
+                assert heartbeats() == [], f"heartbeat still running after stop #{n}"
+        finally:
+            await client.aclose()

@@ -35,8 +35,8 @@ SERVER_ENV_VARS = (
 )
 
 
-class ServerStartError(RuntimeError):
-    """The server exited or never answered /health; carries its exit code and stderr."""
+class ServerFailed(RuntimeError):
+    """The server exited, never answered /health, or would not stop; carries its stderr."""
 
     def __init__(self, message: str, returncode: int | None, stderr: str) -> None:
         super().__init__(f"{message}\n--- server stderr ---\n{stderr[-4000:]}")
@@ -136,14 +136,14 @@ class ServerProcess:
         deadline = time.monotonic() + deadline_s
         while not await self._health_answers():
             if self.proc.poll() is not None:
-                raise ServerStartError(
+                raise ServerFailed(
                     f"server exited with {self.proc.returncode} before /health answered",
                     self.proc.returncode,
                     self.stderr(),
                 )
             if time.monotonic() > deadline:
                 self.kill()
-                raise ServerStartError(
+                raise ServerFailed(
                     f"GET /health did not answer within {deadline_s} s", None, self.stderr()
                 )
             await asyncio.sleep(0.05)
@@ -171,7 +171,10 @@ class ServerProcess:
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Sends sig and returns the exit code; SIGKILLs and raises after timeout."""
         assert self.proc is not None, "server not started"
-        return await stop_process(self.proc, sig, timeout)
+        try:
+            return await stop_process(self.proc, sig, timeout)
+        except TimeoutError as exc:
+            raise ServerFailed(str(exc), self.proc.returncode, self.stderr()) from None
 
     def kill(self) -> int:
         """SIGKILL, as a crash would; returns the exit code."""

@@ -15,6 +15,7 @@ from typing import Any
 from loguru import logger
 from redis.asyncio import Redis
 
+from roomtimer.services.background import close_quietly, stop_task
 from roomtimer.services.broadcast import Broadcaster
 from roomtimer.services.fanout import FastRedisManager
 from roomtimer.services.presence import LocalCounts
@@ -110,10 +111,8 @@ class ClusterCounts:
 
     async def stop(self) -> None:
         """Stops the heartbeat and withdraws this worker's counts."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         try:
             await self.leave()
         except Exception:  # noqa: BLE001 - Redis may be the reason we are stopping
@@ -218,7 +217,7 @@ class ResilientRedisManager(FastRedisManager):
                     await pipe.execute()
             except Exception as exc:  # noqa: BLE001 - any failure: Redis is away for now
                 publisher, self._publisher = self._publisher, None
-                await _close_quietly(publisher)
+                await close_quietly(publisher)
                 if attempt == 2:
                     if not self._publish_down_until:
                         logger.error("cannot publish to Redis ({}); other workers miss events", exc)
@@ -258,22 +257,11 @@ class ResilientRedisManager(FastRedisManager):
 
     async def _close_listener(self) -> None:
         for client in (self.pubsub, self.redis):
-            await _close_quietly(client)
+            await close_quietly(client)
 
     async def aclose(self) -> None:
         """Stops listening and publishing and closes every Redis connection."""
-        if self._sender is not None:
-            self._sender.cancel()
-            await asyncio.gather(self._sender, return_exceptions=True)
+        await stop_task(self._sender)
         await super().aclose()
-        await self._close_listener()
-        await _close_quietly(self._publisher)
+        await close_quietly(self._publisher)
         self._publisher = None
-
-
-async def _close_quietly(client: Any) -> None:
-    if client is not None:
-        try:
-            await client.aclose()
-        except Exception:  # noqa: BLE001 - it is being replaced anyway
-            pass

@@ -20,6 +20,7 @@ import orjson
 import socketio
 from socketio import packet as sio_packet
 
+from roomtimer.services.background import close_quietly, stop_task
 from roomtimer.services.fanout_transport import (
     DROPPED_ATTR,
     WS_ATTR,
@@ -328,11 +329,8 @@ class FastRedisManager(socketio.AsyncRedisManager, FastManagerMixin):  # type: i
     async def aclose(self) -> None:
         """Stops the Redis listener and closes its connections (python-socketio has no close)."""
         listener = getattr(self, "thread", None)
-        if isinstance(listener, asyncio.Future) and not listener.done():
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
-        if self.pubsub is not None:
-            await self.pubsub.aclose()
-        if self.redis is not None:
-            await self.redis.aclose()
+        if isinstance(listener, asyncio.Task):
+            await stop_task(listener)
+        for client in (self.pubsub, self.redis):
+            await close_quietly(client)
         self.connected = False
