@@ -58,6 +58,7 @@ class Server:
     url: str
     environs: dict[str, dict[str, Any]] = field(default_factory=dict)
     disconnected: dict[str, asyncio.Event] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def manager(self) -> Any:
@@ -99,6 +100,7 @@ async def serve(manager: Any, **sio_options: Any) -> AsyncIterator[Server]:
 
     @sio.event
     async def disconnect(sid: str, reason: str) -> None:
+        server.reasons[sid] = reason
         server.disconnected[sid].set()
 
     @sio.event
@@ -245,7 +247,7 @@ async def test_mixed_transports_get_every_event_once_in_order() -> None:
 
 
 @on_both_loops
-async def test_packet_in_flight_in_the_engineio_writer_is_not_overtaken() -> None:
+async def test_packets_engineio_sends_and_room_events_keep_their_order() -> None:
     manager = FastAsyncManager()
     async with serve(manager) as server, viewers(server.url, WS, WS) as room:
         seq = 0
@@ -254,9 +256,8 @@ async def test_packet_in_flight_in_the_engineio_writer_is_not_overtaken() -> Non
         for _ in range(3):
             for turns in range(8):
                 await condition(lambda: all(manager.writer_idle(s) for s in eio_sids))
-                # A packet on engineio's queue, then the loop turns that take the writer
-                # from "dequeued" to "written", then a room event: with the queue empty
-                # but the packet still in the writer's hands, it must not go first.
+                # A packet through engineio's own send(), a few loop turns, then a room
+                # event: whatever engineio does with its packet, the event must not go first.
                 for viewer in room:
                     seq += 1
                     encoded = server.sio.packet_class(
@@ -273,7 +274,8 @@ async def test_packet_in_flight_in_the_engineio_writer_is_not_overtaken() -> Non
         for viewer in room:
             await viewer.until(len(expected[viewer.sid]))
             assert viewer.seqs == expected[viewer.sid]
-        assert manager.stats.fast > 0 and manager.stats.queued > 0
+        # Lean websockets have no writer task: engineio's packets are written at once too.
+        assert manager.stats.fast > 0 and manager.stats.queued == 0
 
 
 @on_both_loops
@@ -496,9 +498,11 @@ def test_rooms_of_a_socket_match_python_socketios_own_bookkeeping() -> None:
         assert ours.pending_disconnect == stock.pending_disconnect
         for each in sids:
             assert sorted(ours.get_rooms(each, "/")) == sorted(stock.get_rooms(each, "/"))
-    assert ours._rooms_of == {
-        ("/", sid): set(stock.get_rooms(sid, "/")) | {None} for sid in connected
+    index = ours._rooms_of.get("/", {})
+    assert {sid: set(rooms) for sid, rooms in index.items()} == {
+        sid: set(stock.get_rooms(sid, "/")) | {None} for sid in connected
     }
+    assert all(len(set(rooms)) == len(rooms) for rooms in index.values())  # each room once
 
 
 def test_redis_manager_delivers_locally_through_the_fast_path() -> None:
@@ -590,3 +594,69 @@ async def subscribed(channel: str, count: int) -> bool:
         return int(listeners) >= count
     finally:
         await client.aclose()
+
+
+async def texts_until_closed(ws: aiohttp.ClientWebSocketResponse) -> list[str]:
+    """Every text message until the server closes the websocket (bounded)."""
+    texts = []
+    async with asyncio.timeout(TIMEOUT):
+        while (message := await ws.receive()).type is aiohttp.WSMsgType.TEXT:
+            texts.append(message.data)
+    assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), message
+    return texts
+
+
+@on_both_loops
+async def test_pings_keep_an_answering_websocket_and_close_a_silent_one_on_time() -> None:
+    interval, timeout = 0.2, 0.4
+    async with (
+        serve(FastAsyncManager(), ping_interval=interval, ping_timeout=timeout) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        alive, alive_sid = await raw_viewer(session, server.url)
+        silent, silent_sid = await raw_viewer(session, server.url)
+        loop = asyncio.get_running_loop()
+        connected_at = loop.time()
+        silent_closed = asyncio.ensure_future(texts_until_closed(silent))
+        pings = []
+        for _ in range(5):
+            assert await alive.receive_str(timeout=TIMEOUT) == "2"
+            pings.append(loop.time())
+            await alive.send_str("3")
+        gaps = [b - a for a, b in zip([connected_at, *pings], pings, strict=False)]
+        assert min(gaps) >= interval - 0.02, gaps  # a ping ping_interval after each pong
+        # The silent one got its ping, then the websocket's close, ping_timeout after the
+        # ping that went unanswered (as stock: an Engine.IO close first only when the
+        # clock has moved past the deadline by the time the close is sent).
+        assert await silent_closed in (["2"], ["2", "1"])
+        assert loop.time() - connected_at >= interval + timeout - 0.02
+        assert server.reasons[silent_sid] == server.sio.reason.PING_TIMEOUT
+        assert not server.disconnected[alive_sid].is_set()
+        await alive.send_str('422["join","r"]')  # still served: the join is acknowledged
+        while (message := await alive.receive_str(timeout=TIMEOUT)) == "2":
+            await alive.send_str("3")
+        assert message.startswith("432["), message
+
+
+@on_both_loops
+async def test_a_connection_the_server_closes_has_its_websocket_closed_by_the_server() -> None:
+    # As at shutdown or on a ping timeout: a peer that vanished without a word cannot close
+    # the websocket, so the server must, or the connection stays.
+    async with serve(FastAsyncManager()) as server, aiohttp.ClientSession() as session:
+        ws, sid = await raw_viewer(session, server.url)
+        await server.sio.eio.disconnect(server.eio_sid(sid))
+        assert await texts_until_closed(ws) == ["1"]
+        assert ws.closed
+
+
+@on_both_loops
+async def test_an_idle_websocket_viewer_costs_no_task_beyond_aiohttps_own() -> None:
+    # aiohttp keeps two per connection (the connection's and the request's). Stock
+    # python-engineio adds four more per websocket (writer, reader, ping, a wait_for's):
+    # most of what a viewer used to cost in memory.
+    async with serve(FastAsyncManager()) as server, aiohttp.ClientSession() as session:
+        before = len(asyncio.all_tasks())
+        room = [await raw_viewer(session, server.url) for _ in range(20)]
+        assert len(server.sio.eio.sockets) == len(room)
+        # + engineio's service task and the event it waits on, once per server
+        assert len(asyncio.all_tasks()) - before <= 2 * 20 + 2

@@ -21,13 +21,13 @@ import socketio
 from socketio import packet as sio_packet
 
 from roomtimer.services.background import close_quietly, stop_task
+from roomtimer.services.fanout_socket import install_engineio_hooks
 from roomtimer.services.fanout_transport import (
     DROPPED_ATTR,
     WS_ATTR,
     FastWebSocket,
     Outgoing,
     TrackedQueue,
-    install_engineio_hooks,
 )
 
 __all__ = [
@@ -71,34 +71,41 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
         self._closing: set[asyncio.Task[Any]] = set()
         self._held: list[tuple[str, Any, FastWebSocket]] = []  # sockets with held frames
         self._batch_task: asyncio.Task[Any] | None = None  # the task inside batch(), if any
-        self._rooms_of: dict[tuple[str, str], set[Any]] = {}
+        self._rooms_of: dict[str, dict[str, tuple[Any, ...]]] = {}  # namespace -> sid -> rooms
 
     # Rooms of each socket. python-socketio 5.18 finds them by testing every room of the
     # namespace, and every socket has a room of its own, so each disconnect cost O(all
     # sockets): 5000 viewers leaving at once froze the loop for seconds. Every change of
     # `self.rooms` goes through basic_enter_room and basic_leave_room (base_manager.py).
+    # A socket is in three rooms (None, its own, a timer room): a tuple is the smallest.
 
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> None:
         """Adds `sid` to `room`, and `room` to the socket's rooms."""
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
-        self._rooms_of.setdefault((namespace, sid), set()).add(room)
+        of = self._rooms_of.setdefault(namespace, {})
+        rooms = of.get(sid, ())
+        if room not in rooms:
+            of[sid] = (*rooms, room)
 
     def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
         """Removes `sid` from `room`, and `room` from the socket's rooms."""
         super().basic_leave_room(sid, namespace, room)
-        rooms = self._rooms_of.get((namespace, sid))
-        if rooms is not None:
-            rooms.discard(room)
-            if not rooms:
-                del self._rooms_of[(namespace, sid)]
+        of = self._rooms_of.get(namespace, {})
+        rooms = of.get(sid, ())
+        if room in rooms:
+            remaining = tuple(r for r in rooms if r != room)
+            if remaining:
+                of[sid] = remaining
+            else:
+                del of[sid]
 
     def get_rooms(self, sid: str, namespace: str) -> list[Any]:
         """The rooms `sid` is in (its own included), from the index: O(its rooms)."""
-        return [room for room in self._rooms_of.get((namespace, sid), ()) if room is not None]
+        return [room for room in self._rooms_of.get(namespace, {}).get(sid, ()) if room is not None]
 
     def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
         """Takes `sid` out of its rooms, then forgets its callbacks and pending states."""
-        for room in list(self._rooms_of.get((namespace, sid), ())):
+        for room in self._rooms_of.get(namespace, {}).get(sid, ()):
             self.basic_leave_room(sid, namespace, room)
         # What python-socketio's own basic_disconnect does after leaving the rooms.
         self.callbacks.pop(sid, None)

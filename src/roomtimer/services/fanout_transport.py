@@ -6,19 +6,21 @@ async_server.py, async_drivers/aiohttp.py) and aiohttp 3.14.5; what it relies on
 - `AsyncServer._async["websocket"]` is the driver class; engineio builds one per
   websocket as `cls(socket._websocket_handler, server)` and awaits `instance(environ)`.
   Each server gets its own copy of that dict here, so other servers keep the stock one.
-- Each `AsyncSocket` owns `queue = server.create_queue()`. Its websocket writer task is
-  the queue's only consumer once `upgraded` is set: it parks in `queue.get()` (inside
-  `poll()`), drains the rest with `get_nowait()`, then awaits `ws.send()` per packet.
-  So "nothing queued and the consumer parked in `get()`" means nothing is in flight.
-- `AsyncSocket.upgraded`, `upgrading`, `closing`, `closed` and `AsyncServer.sockets`.
+- Each `AsyncSocket` owns `queue = server.create_queue()`. A polling socket's long-poll
+  is its consumer: it parks in `queue.get()` (inside `poll()`) and drains the rest with
+  `get_nowait()`. So "nothing queued and the consumer parked in `get()`" means nothing
+  is in flight. A websocket's packets are written as they are queued (`direct`, set by
+  fanout_socket.LeanSocket), so nothing is ever in flight there.
+- `AsyncSocket.upgraded`, `upgrading`, `closing`, `closed`, `last_ping`,
+  `schedule_ping()`, `receive()`, and `AsyncServer.sockets`, `handlers`.
 
-`install_engineio_hooks` checks these before switching anything on; when they are not
-there it returns False and the managers use python-socketio's stock path.
+`fanout_socket.install_engineio_hooks` checks these before switching anything on; when
+they are not there it returns False and the managers use python-socketio's stock path.
 """
 
 import asyncio
-import inspect
-import logging
+import collections
+import contextlib
 import struct
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -28,8 +30,6 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from engineio.async_socket import AsyncSocket
 from multidict import CIMultiDict
-
-log = logging.getLogger(__name__)
 
 WS_ATTR = "_roomtimer_ws"  # the FastWebSocket serving an engineio socket, while it lives
 DROPPED_ATTR = "_roomtimer_dropped"  # set on a socket this module has dropped
@@ -48,44 +48,133 @@ def packet_size(item: Any) -> int:
     return 16  # control packets (ping, noop, close) and small dicts
 
 
-class TrackedQueue(asyncio.Queue[Any]):
-    """engineio's per-socket queue, also counting its bytes and whether its consumer waits."""
+class TrackedQueue:
+    """engineio's per-socket queue, also counting its bytes and whether its consumer waits.
 
-    def __init__(self, maxsize: int = 0) -> None:
-        super().__init__(maxsize)
+    asyncio.Queue's interface as engineio 4.15.1 uses it (put, put_nowait, get, get_nowait,
+    task_done, join, qsize, empty), unbounded, without asyncio.Queue's four deques made up
+    front (items, getters, putters, the join event's waiters: ~3 KB a socket): each part is
+    made when first needed, and a websocket's queue is normally never used at all.
+
+    While `direct` holds the socket's FastWebSocket (see fanout_socket.LeanSocket) there is
+    no writer task: put_nowait writes the packet at once, and `None` closes the websocket.
+    """
+
+    __slots__ = (
+        "_finished",
+        "_getters",
+        "_items",
+        "_unfinished",
+        "before_put",
+        "direct",
+        "nbytes",
+        "parked",
+    )
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Any] | None = None
+        self._getters: collections.deque[asyncio.Future[None]] | None = None
+        self._unfinished = 0
+        self._finished: asyncio.Event | None = None
         self.nbytes = 0
         # Consumers inside get(). With the queue empty that means the writer is parked
         # and holds nothing: get() only returns in the step that takes an item.
         self.parked = 0
         # Set while a FastWebSocket serves the socket: writes the frames it holds back for
-        # a batch, so that nothing the writer task sends can overtake them.
+        # a batch, so that nothing queued after them can overtake them.
         self.before_put: Callable[[], None] | None = None
+        self.direct: FastWebSocket | None = None
+
+    def qsize(self) -> int:
+        """Packets waiting."""
+        return len(self._items) if self._items else 0
+
+    def empty(self) -> bool:
+        """True when no packet waits."""
+        return not self._items
 
     def put_nowait(self, item: Any) -> None:
-        """Enqueues `item` (after any frames held back for it) and counts its bytes."""
+        """Enqueues `item` (after any frames held back for it), or writes it when direct."""
         if self.before_put is not None:
             self.before_put()
-        super().put_nowait(item)
+        ws = self.direct
+        if ws is not None and not self._items:
+            if item is None:
+                self.direct = None
+                ws.close_soon()
+            else:
+                ws.write_packet(item)
+            return
+        if self._items is None:
+            self._items = collections.deque()
+        self._items.append(item)
         self.nbytes += packet_size(item)
+        self._unfinished += 1
+        if self._finished is not None:
+            self._finished.clear()
+        self._wake_one()
+
+    async def put(self, item: Any) -> None:
+        """As put_nowait (the queue is unbounded)."""
+        self.put_nowait(item)
 
     def get_nowait(self) -> Any:
         """Dequeues an item and uncounts its bytes."""
-        item = super().get_nowait()
+        if not self._items:
+            raise asyncio.QueueEmpty
+        item = self._items.popleft()
         self.nbytes -= packet_size(item)
         return item
 
     async def get(self) -> Any:
-        """Waits for an item, marked as parked meanwhile."""
+        """Waits for an item, marked as parked meanwhile (asyncio.Queue.get of 3.11)."""
         self.parked += 1
         try:
-            return await super().get()
+            while not self._items:
+                waiter = asyncio.get_running_loop().create_future()
+                if self._getters is None:
+                    self._getters = collections.deque()
+                self._getters.append(waiter)
+                try:
+                    await waiter
+                except BaseException:
+                    waiter.cancel()
+                    with contextlib.suppress(ValueError):
+                        self._getters.remove(waiter)
+                    if self._items and not waiter.cancelled():
+                        self._wake_one()  # it was woken for an item it will not take
+                    raise
+            return self.get_nowait()
         finally:
             self.parked -= 1
 
+    def task_done(self) -> None:
+        """One dequeued item is dealt with."""
+        if self._unfinished <= 0:
+            raise ValueError("task_done() called too many times")
+        self._unfinished -= 1
+        if self._unfinished == 0 and self._finished is not None:
+            self._finished.set()
+
+    async def join(self) -> None:
+        """Waits until every queued item is dealt with."""
+        if self._unfinished > 0:
+            if self._finished is None:
+                self._finished = asyncio.Event()
+            await self._finished.wait()
+
+    def _wake_one(self) -> None:
+        while self._getters:
+            waiter = self._getters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
     @property
     def idle(self) -> bool:
-        """True when nothing is queued and the consumer is parked, so nothing is in flight."""
-        return self.parked > 0 and self.qsize() == 0
+        """True when nothing is queued and nothing is in flight: the consumer is parked,
+        or there is none because packets are written as they come (`direct`)."""
+        return (self.parked > 0 or self.direct is not None) and not self._items
 
 
 class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
@@ -111,6 +200,7 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         # The 101's headers are on the wire now, and aiohttp 3.14 reads them only until
         # prepare() has sent them: let them go rather than keep ~1.9 KB per viewer.
         self._sock._headers = CIMultiDict()
+        _keep_only_the_request(environ)
         self.environ = environ
         self.transport = request.transport  # type: ignore[assignment]
         socket = getattr(self.handler, "__self__", None)
@@ -151,6 +241,24 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
             transport.write(data)
         return transport
 
+    def write_packet(self, pkt: eio_packet.Packet) -> None:
+        """Writes one engineio packet now, framed as the writer task's send() would."""
+        encoded = pkt.encode()
+        if isinstance(encoded, str):
+            frame = ws_frame(encoded.encode(), OPCODE_TEXT)
+        else:
+            frame = ws_frame(bytes(encoded), OPCODE_BINARY)
+        try:
+            self.write_pending(frame)
+        except (OSError, RuntimeError):  # a dying transport: the reading handler finds out
+            pass
+
+    def close_soon(self) -> None:
+        """Closes the websocket from a task of its own (what the writer task does on None)."""
+        task = asyncio.ensure_future(self._sock.close(drain=False))  # a stuck peer: no wait
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
     def _write_pending_quietly(self) -> None:
         try:
             self.write_pending()
@@ -163,6 +271,22 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         if transport is None or transport.is_closing() or self._sock.closed:
             return None
         return transport
+
+
+# What stays of a websocket handshake's environ (engineio's WSGI picture of the request,
+# which python-socketio also keeps for get_environ) once the handshake is done: ~1.5 KB of
+# keys and strings a viewer otherwise. Every header is still on environ["aiohttp.request"].
+ENVIRON_KEPT = ("aiohttp.request", "REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR")
+
+
+def _keep_only_the_request(environ: dict[str, Any]) -> None:
+    kept = {key: environ[key] for key in ENVIRON_KEPT if key in environ}
+    environ.clear()  # clear(), not del: a dict never shrinks its table on deletes
+    environ.update(kept)
+
+
+# Strong references to websocket closes under way, so they are not collected mid-flight.
+_closing: set[asyncio.Future[Any]] = set()
 
 
 def ws_frame(payload: bytes, opcode: int) -> bytes:
@@ -200,36 +324,3 @@ class Outgoing:
         if self._eio_packets is None:
             self._eio_packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in self._encoded]
         return self._eio_packets
-
-
-def _internals_present(eio: Any) -> bool:
-    drivers = getattr(eio, "_async", None)
-    return (
-        getattr(eio, "async_mode", None) == "aiohttp"
-        and isinstance(drivers, dict)
-        and isinstance(drivers.get("websocket"), type)
-        and issubclass(drivers["websocket"], eio_aiohttp.WebSocket)
-        and isinstance(getattr(eio, "sockets", None), dict)
-        and callable(getattr(eio, "create_queue", None))
-        and inspect.iscoroutinefunction(getattr(AsyncSocket, "_websocket_handler", None))
-        and "handler" in inspect.signature(eio_aiohttp.WebSocket.__init__).parameters
-    )
-
-
-def install_engineio_hooks(eio: Any, *, compress: bool = False) -> bool:
-    """Gives this engineio server the fast websocket driver and tracked queues; False if unsafe."""
-    if getattr(eio, "_roomtimer_hooks", False):
-        return True
-    if not _internals_present(eio):
-        log.warning("engineio internals differ from 4.15.1: fast fan-out disabled")
-        return False
-    driver = (
-        FastWebSocket
-        if not compress
-        else type("DeflateFastWebSocket", (FastWebSocket,), {"compress": True})
-    )
-    # A copy: the driver module's dict is shared by every engineio server in the process.
-    eio._async = {**eio._async, "websocket": driver}
-    eio.create_queue = TrackedQueue
-    eio._roomtimer_hooks = True
-    return True
