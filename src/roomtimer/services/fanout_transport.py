@@ -77,8 +77,8 @@ class TrackedQueue:
         self._unfinished = 0
         self._finished: asyncio.Event | None = None
         self.nbytes = 0
-        # Consumers inside get(). With the queue empty that means the writer is parked
-        # and holds nothing: get() only returns in the step that takes an item.
+        # Consumers inside get() (a long-poll). With the queue empty that means the
+        # consumer is parked and holds nothing: get() returns in the step that takes one.
         self.parked = 0
         # Set while a FastWebSocket serves the socket: writes the frames it holds back for
         # a batch, so that nothing queued after them can overtake them.
