@@ -1,4 +1,7 @@
-"""Stopping background tasks that call redis-py, whose reads can swallow a cancellation.
+"""Background tasks: started without being lost, stopped even when a cancel is lost.
+
+`spawn` keeps a strong reference to a fire-and-forget task until it ends (the event loop
+keeps only a weak one, so an unreferenced task can be collected mid-flight).
 
 redis-py (5.2 to 8.1, measured) wraps each read in `asyncio.timeout(socket_timeout)`; on
 Python 3.11 a `cancel()` that lands during such a read is sometimes lost: the command
@@ -8,11 +11,24 @@ stop is asked for again until the task ends, and never waits longer than a bound
 """
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from loguru import logger
 
 RETRY_S = 0.05
+
+T = TypeVar("T")
+
+_running: set[asyncio.Future[Any]] = set()
+
+
+def spawn(work: Awaitable[T]) -> asyncio.Future[T]:
+    """Runs `work` in the background, referenced until it ends."""
+    future = asyncio.ensure_future(work)
+    _running.add(future)
+    future.add_done_callback(_running.discard)
+    return future
 
 
 async def stop_task(task: asyncio.Task[None] | None, timeout_s: float = 3.0) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from loguru import logger
 from redis.asyncio import Redis
 
-from roomtimer.services.background import close_quietly, stop_task
+from roomtimer.services.background import close_quietly, spawn, stop_task
 from roomtimer.services.broadcast import Broadcaster
 from roomtimer.services.fanout import FastRedisManager
 from roomtimer.services.presence import LocalCounts
@@ -176,7 +176,6 @@ class ResilientRedisManager(FastRedisManager):
         self._publish_down_until = 0.0
         self._outbox: asyncio.Queue[tuple[str, asyncio.Future[None]]] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
-        self._resyncs: set[asyncio.Future[None]] = set()
 
     async def _publish(self, data: Any) -> None:
         if not self.redis_up or time.monotonic() < self._publish_down_until:
@@ -244,9 +243,7 @@ class ResilientRedisManager(FastRedisManager):
                     self._publish_down_until = 0.0
                     logger.info("Redis is back; resending room state")
                     if self.on_reconnect is not None:
-                        resync = asyncio.ensure_future(self.on_reconnect())
-                        self._resyncs.add(resync)
-                        resync.add_done_callback(self._resyncs.discard)
+                        spawn(self.on_reconnect())
                 async for message in self.pubsub.listen():
                     yield message
             except asyncio.CancelledError:
@@ -254,10 +251,6 @@ class ResilientRedisManager(FastRedisManager):
             except Exception as exc:  # noqa: BLE001
                 self._went_down(exc)
                 await asyncio.sleep(self.retry_s)
-
-    async def _close_listener(self) -> None:
-        for client in (self.pubsub, self.redis):
-            await close_quietly(client)
 
     async def aclose(self) -> None:
         """Stops listening and publishing and closes every Redis connection."""

@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from roomtimer.services.background import spawn
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -22,7 +24,6 @@ class Coalescer(Generic[K, V]):
         self._load = load
         self._running: dict[K, asyncio.Future[V]] = {}
         self._waiting: dict[K, asyncio.Future[V]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def get(self, key: K) -> V:
         """`load(key)`'s result, from a query that started after this call."""
@@ -31,9 +32,7 @@ class Coalescer(Generic[K, V]):
             future = asyncio.get_running_loop().create_future()
             future.add_done_callback(_retrieve)
             self._waiting[key] = future
-            task = asyncio.create_task(self._run(key, future))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            spawn(self._run(key, future))
         # A cancelled caller leaves the shared query to the others.
         return await asyncio.shield(future)
 

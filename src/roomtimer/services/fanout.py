@@ -20,7 +20,7 @@ import orjson
 import socketio
 from socketio import packet as sio_packet
 
-from roomtimer.services.background import close_quietly, stop_task
+from roomtimer.services.background import close_quietly, spawn, stop_task
 from roomtimer.services.fanout_socket import install_engineio_hooks
 from roomtimer.services.fanout_transport import (
     DROPPED_ATTR,
@@ -68,7 +68,6 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
         self.on_drop: DropHook | None = None
         self.stats = FanoutStats()
         self.fast_path = False
-        self._closing: set[asyncio.Task[Any]] = set()
         self._held: list[tuple[str, Any, FastWebSocket]] = []  # sockets with held frames
         self._batch_task: asyncio.Task[Any] | None = None  # the task inside batch(), if any
         self._rooms_of: dict[str, dict[str, tuple[Any, ...]]] = {}  # namespace -> sid -> rooms
@@ -271,9 +270,7 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
             ws.transport.abort()  # discards the write buffer; the websocket handler then ends
         queue.put_nowait(None)  # ends a parked long-poll (or the websocket writer)
         reason = self.server.eio.reason.SERVER_DISCONNECT
-        task = asyncio.ensure_future(socket.close(wait=False, abort=True, reason=reason))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        spawn(socket.close(wait=False, abort=True, reason=reason))
         if self.on_drop is not None:
             try:
                 self.on_drop(sid)
@@ -338,6 +335,9 @@ class FastRedisManager(socketio.AsyncRedisManager, FastManagerMixin):  # type: i
         listener = getattr(self, "thread", None)
         if isinstance(listener, asyncio.Task):
             await stop_task(listener)
+        await self._close_listener()
+        self.connected = False
+
+    async def _close_listener(self) -> None:
         for client in (self.pubsub, self.redis):
             await close_quietly(client)
-        self.connected = False

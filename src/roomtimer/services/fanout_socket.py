@@ -29,6 +29,7 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from engineio.async_socket import AsyncSocket
 
+from roomtimer.services.background import spawn
 from roomtimer.services.fanout_transport import FastWebSocket, TrackedQueue
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,6 @@ class PingSchedule:
         self.server = server
         self.pings = Fifo(server.ping_interval, self._ping)
         self.pongs = Fifo(server.ping_timeout, self._pong_due)
-        self._closing: set[asyncio.Future[Any]] = set()
 
     def ping_later(self, socket: "LeanSocket") -> None:
         """Pings the socket ping_interval from now."""
@@ -93,9 +93,7 @@ class PingSchedule:
         if socket.last_ping != sent or socket.closing or socket.closed:
             return  # answered (a pong resets last_ping), or gone already
         reason = self.server.reason.PING_TIMEOUT
-        task = asyncio.ensure_future(socket.close(wait=False, abort=False, reason=reason))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        spawn(socket.close(wait=False, abort=False, reason=reason))
 
 
 class LeanSocket(AsyncSocket):  # type: ignore[misc]

@@ -31,6 +31,8 @@ from engineio.async_drivers import aiohttp as eio_aiohttp
 from engineio.async_socket import AsyncSocket
 from multidict import CIMultiDict
 
+from roomtimer.services.background import spawn
+
 WS_ATTR = "_roomtimer_ws"  # the FastWebSocket serving an engineio socket, while it lives
 DROPPED_ATTR = "_roomtimer_dropped"  # set on a socket this module has dropped
 
@@ -248,21 +250,16 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
             frame = ws_frame(encoded.encode(), OPCODE_TEXT)
         else:
             frame = ws_frame(bytes(encoded), OPCODE_BINARY)
-        try:
-            self.write_pending(frame)
-        except (OSError, RuntimeError):  # a dying transport: the reading handler finds out
-            pass
+        self._write_pending_quietly(frame)
 
     def close_soon(self) -> None:
         """Closes the websocket from a task of its own (what the writer task does on None)."""
-        task = asyncio.ensure_future(self._sock.close(drain=False))  # a stuck peer: no wait
-        _closing.add(task)
-        task.add_done_callback(_closing.discard)
+        spawn(self._sock.close(drain=False))  # not drained: a stuck peer cannot hold it
 
-    def _write_pending_quietly(self) -> None:
+    def _write_pending_quietly(self, then: bytes = b"") -> None:
         try:
-            self.write_pending()
-        except (OSError, RuntimeError):  # a dying transport: the writer task finds out too
+            self.write_pending(then)
+        except (OSError, RuntimeError):  # a dying transport: its reader finds out too
             pass
 
     def writable_transport(self) -> asyncio.Transport | None:
@@ -283,10 +280,6 @@ def _keep_only_the_request(environ: dict[str, Any]) -> None:
     kept = {key: environ[key] for key in ENVIRON_KEPT if key in environ}
     environ.clear()  # clear(), not del: a dict never shrinks its table on deletes
     environ.update(kept)
-
-
-# Strong references to websocket closes under way, so they are not collected mid-flight.
-_closing: set[asyncio.Future[Any]] = set()
 
 
 def ws_frame(payload: bytes, opcode: int) -> bytes:

@@ -4,6 +4,7 @@ import asyncio
 from typing import Protocol
 
 from roomtimer.clock import Clock
+from roomtimer.services.background import spawn
 from roomtimer.services.broadcast import NAMESPACE, Broadcaster
 
 
@@ -88,9 +89,7 @@ class Presence:
 
     def _fire(self, room_id: str) -> None:
         self._pending.pop(room_id, None)
-        task = asyncio.ensure_future(self._announce(room_id))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        spawn(self._announce(room_id))
 
     async def _announce(self, room_id: str) -> None:
         if self.gate is not None:
@@ -114,7 +113,3 @@ class Presence:
         for handle in self._pending.values():
             handle.cancel()
         self._pending.clear()
-
-
-# Strong references to fire-and-forget emits, so they are not garbage collected mid-flight.
-_background: set[asyncio.Future[None]] = set()
