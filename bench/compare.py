@@ -223,6 +223,14 @@ def main() -> None:
         )
     print()
     print("\n".join(cluster_table(records) if cluster else standard_table(records)))
+    floors = [r["result"] for r in records if r["bench"] == "finish-floor" and r["result"]]
+    if floors:
+        p50s = [v for v in map(dig("latenessMs", "p50"), floors) if v is not None]
+        p99s = [v for v in map(dig("latenessMs", "p99"), floors) if v is not None]
+        print(
+            "\nfinish 1000x10 floor (bench/finish_floor.js: the generator against a server that"
+            f" only writes): lateness p50 {cell(p50s, 'median')} ms, p99 {cell(p99s, 'median')} ms."
+        )
     bad = [r for r in records if r["exit"] != 0 or not r["result"] or r.get("serverLogErrors")]
     if bad:
         print()

@@ -5,7 +5,8 @@
 #
 #   bash bench/run.sh [--quick] [--repeat R]   # fanout 1000 + 5000 viewers (20 rounds) and
 #                                              # finish 1000 timers x 10 viewers, R times
-#                                              # (default 3, --quick 1), alternating servers
+#                                              # (default 3, --quick 1), alternating servers,
+#                                              # and finish.js's floor (bench/finish_floor.js)
 #   bash bench/run.sh --cluster [--viewers N]  # two roomtimer workers on PostgreSQL + Redis,
 #                                              # N (20000) viewers in one room split over them
 #
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
     --repeat) repeat="${2:?--repeat needs a number}"; shift ;;
     --cluster) mode=cluster ;;
     --viewers) cluster_viewers="${2:?--viewers needs a number}"; shift ;;
-    -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "bench: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -181,6 +182,19 @@ bench() {
   sleep 1
 }
 
+# floor REP: finish.js's floor on this machine (bench/finish_floor.js: a server that only writes).
+floor() {
+  local rep="$1" dir="$work/$1-finish-floor" rc=0 load
+  mkdir -p "$dir"
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  echo "bench: rep $rep/$repeat  finish-floor  (generator alone)" >&2
+  BENCH_SHARED="$shared" NODE_PATH="$gen_modules" timeout 120 node "$here/finish_floor.js" \
+    --timers 1000 --viewers 10 >"$dir/out.json" 2>"$dir/err.log" || rc=$?
+  [ "$rc" -eq 0 ] || { echo "bench: finish-floor exited $rc:" >&2; tail -n 5 "$dir/err.log" >&2; }
+  record "\"server\":\"floor\",\"rep\":$rep,\"bench\":\"finish-floor\",\"loadBefore\":$load" \
+    "$rc" "$dir/out.json"
+}
+
 standard() {
   meta
   local rep first second name
@@ -196,6 +210,7 @@ standard() {
         esac
       done
     done
+    floor "$rep"
   done
 }
 

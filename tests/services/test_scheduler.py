@@ -11,7 +11,6 @@ import time
 import pytest
 
 from roomtimer import keys
-from roomtimer.services import scheduler as scheduler_module
 from roomtimer.services.metrics import Metrics
 from roomtimer.services.scheduler import Scheduler
 from tests.support.app import Api, RunningApp, Viewer
@@ -57,17 +56,33 @@ async def test_finishes_every_due_timer_in_one_pass(frozen: Frozen) -> None:
     assert sorted(e["finishedAt"] for e in events) == sorted(deadlines)
 
 
-async def test_a_burst_larger_than_a_slice_is_announced_whole_and_once(
-    frozen: Frozen, monkeypatch: pytest.MonkeyPatch
+async def test_a_burst_over_two_rooms_reaches_each_rooms_viewers_whole_and_once(
+    frozen: Frozen,
 ) -> None:
-    monkeypatch.setattr(scheduler_module, "ANNOUNCE_SLICE", 3)
-    timers = [await frozen.running_timer() for _ in range(8)]
-    frozen.clock.now = timers[0][1]
-    assert await frozen.scheduler.finish_due() == 8
-    assert await frozen.scheduler.finish_due() == 0
-    events = await frozen.received("timer-finished")
-    assert sorted(e["id"] for e in events) == sorted(timer_id for timer_id, _ in timers)
-    assert frozen.finished_broadcasts() == 8
+    other_room = await frozen.api.room(name="second stage")
+    other_viewer = await Viewer(frozen.app.url).connect()
+    try:
+        assert (await other_viewer.join(other_room["shareToken"]))["ok"] is True
+        await other_viewer.next("room-state")
+        mine = [await frozen.running_timer() for _ in range(5)]
+        theirs = []
+        for _ in range(3):
+            timer = await frozen.api.timer(other_room["id"], durationMs=10 * MINUTE)
+            assert (await frozen.api.command(timer["id"], "start")).status == 200
+            theirs.append(timer["id"])
+        frozen.clock.now = mine[0][1]
+        assert await frozen.scheduler.finish_due() == 8
+        assert await frozen.scheduler.finish_due() == 0
+        events = await frozen.received("timer-finished")
+        assert sorted(e["id"] for e in events) == sorted(timer_id for timer_id, _ in mine)
+        await other_viewer.client.call(
+            "request-sync", {"shareToken": other_room["shareToken"]}, timeout=10
+        )
+        await other_viewer.next("room-state")
+        assert sorted(e["id"] for e in other_viewer.events("timer-finished")) == sorted(theirs)
+        assert frozen.finished_broadcasts() == 8
+    finally:
+        await other_viewer.close()
 
 
 @pytest.mark.parametrize("action", ["pause", "reset", "delete"])

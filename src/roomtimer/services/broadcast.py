@@ -4,7 +4,6 @@ Socket.IO delivery (the client manager decides how bytes reach each socket, fast
 and Redis included) and every other listener (event streams, webhooks) hang off here.
 """
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,10 +35,18 @@ class Broadcaster:
         for listener in self.listeners:
             await listener(room_id, event, payload)
 
-    def batch(self) -> contextlib.AbstractContextManager[None]:
-        """Within it, this task's events leave in one write per websocket (for bursts)."""
-        batch = getattr(self.sio.manager, "batch", None)
-        return batch() if batch is not None else contextlib.nullcontext()
+    async def to_room_many(self, room_id: str, event: str, payloads: list[dict[str, Any]]) -> None:
+        """Emits `event` once per payload to the room, in order: one write per websocket here."""
+        emit_many = getattr(self.sio.manager, "emit_many", None)
+        if emit_many is not None:
+            await emit_many([(event, p) for p in payloads], NAMESPACE, channel(room_id))
+        else:
+            for payload in payloads:
+                await self.sio.emit(event, payload, room=channel(room_id))
+        self.metrics.broadcasts.labels(event).inc(len(payloads))
+        for payload in payloads:
+            for listener in self.listeners:
+                await listener(room_id, event, payload)
 
     async def to_local_room(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
         """Emits `event` to the room's sockets on this worker only."""

@@ -10,7 +10,6 @@ than `max_buffer_bytes` are dropped. Engine.IO internals: see `fanout_transport`
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,7 +47,7 @@ DropHook = Callable[[str], None]
 
 @dataclass
 class FanoutStats:
-    """Delivery counters of one manager (one per socket per event)."""
+    """Delivery counters of one manager (one per socket per emit)."""
 
     fast: int = 0  # frames written straight to a websocket transport
     queued: int = 0  # packets put on engineio's per-socket queue
@@ -68,8 +67,6 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
         self.on_drop: DropHook | None = None
         self.stats = FanoutStats()
         self.fast_path = False
-        self._held: list[tuple[str, Any, FastWebSocket]] = []  # sockets with held frames
-        self._batch_task: asyncio.Task[Any] | None = None  # the task inside batch(), if any
         self._rooms_of: dict[str, dict[str, tuple[Any, ...]]] = {}  # namespace -> sid -> rooms
 
     # Rooms of each socket. python-socketio 5.18 finds them by testing every room of the
@@ -150,58 +147,58 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
                 **kwargs,
             )
             return
-        room = to or room
         if namespace not in self.rooms:
             return
         if isinstance(data, tuple):
             args = list(data)
         else:
             args = [] if data is None else [data]
-        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
-        sockets = self.server.eio.sockets
         make = self.server.packet_class
-        batching = self._batch_task is not None and self._batch_task is asyncio.current_task()
         shared = None
         if callback is None:
-            shared = self._encode_event(namespace, [event, *args])
+            shared = Outgoing(self._encode_event(namespace, [event, *args]))
         # No await in this loop: an emit is atomic with respect to every other emit, so
         # the order in which emits are called is the order every socket receives them.
-        for sid, eio_sid in self.get_participants(namespace, room):
-            if sid in skip:
-                continue
-            socket = sockets.get(eio_sid)
-            if socket is None or socket.closed:
-                continue
+        for sid, socket in self._recipients(namespace, to or room, skip_sid):
             out = shared
             if out is None:  # each recipient needs its own ack id
                 ack = self._generate_ack_id(sid, callback)
                 pkt = make(sio_packet.EVENT, namespace=namespace, data=[event, *args], id=ack)
                 out = Outgoing(pkt.encode())
-            self._deliver(sid, socket, out, batching)
+            self._deliver(sid, socket, out)
 
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Gathers this task's events per websocket, written once per socket on exit.
+    async def emit_many(self, events: list[tuple[str, Any]], namespace: str, room: Any) -> None:
+        """Delivers several events to the room, in order, as one write per websocket.
 
-        For bursts (a thousand timers finishing at one instant): one write per socket
-        instead of one per event. Each socket's order is kept: another task's event to a
-        socket, or anything engineio queues for it, first writes what is held for it.
+        For bursts (a hundred timers of a room finishing at one instant): the events'
+        frames are joined once, and each websocket viewer gets them in one write.
         """
-        task = asyncio.current_task()
-        if self._batch_task is not None or task is None:  # one batch at a time; inner: as is
-            yield
+        if not self.fast_path:
+            for event, data in events:
+                await self.emit(event, data, namespace, room=room)
             return
-        self._batch_task = task
-        try:
-            yield
-        finally:
-            self._batch_task = None
-            held, self._held = self._held, []
-            for sid, socket, ws in held:
-                self._write(sid, socket, ws)
+        if namespace not in self.rooms or not events:
+            return
+        parts: list[str | bytes] = []
+        for event, data in events:
+            parts += self._encode_event(namespace, [event, data])
+        out = Outgoing(parts)
+        for sid, socket in self._recipients(namespace, room, None):
+            self._deliver(sid, socket, out)
 
-    def _encode_event(self, namespace: str, data: list[Any]) -> Outgoing:
-        """The EVENT packet of `data`, for every recipient.
+    def _recipients(self, namespace: str, room: Any, skip_sid: Any) -> Iterator[tuple[str, Any]]:
+        """(sid, engineio socket) of each open socket in the room, but those skipped."""
+        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        sockets = self.server.eio.sockets
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip:
+                continue
+            socket = sockets.get(eio_sid)
+            if socket is not None and not socket.closed:
+                yield sid, socket
+
+    def _encode_event(self, namespace: str, data: list[Any]) -> list[str | bytes]:
+        """The EVENT packet of `data`, for every recipient: its text (and attachments).
 
         With the stock packet class, JSON-only data (every roomtimer event) is encoded here
         in one orjson call, without python-socketio's recursive search for binary; what
@@ -213,26 +210,31 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
                 raise TypeError("a custom packet class encodes its own packets")
             body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
         except TypeError:
-            return Outgoing(make(sio_packet.EVENT, namespace=namespace, data=data).encode())
+            encoded = make(sio_packet.EVENT, namespace=namespace, data=data).encode()
+            return encoded if isinstance(encoded, list) else [encoded]
         head = "2" if namespace == "/" else f"2{namespace},"
-        return Outgoing(head + body.decode())
+        return [head + body.decode()]
 
     def writer_idle(self, eio_sid: str) -> bool:
         """True if the next event to this engineio socket would take the fast path."""
         socket = self.server.eio.sockets.get(eio_sid)
-        return socket is not None and _fast_path_open(socket, getattr(socket, WS_ATTR, None))
+        if socket is None:
+            return False
+        return _fast_transport(socket, getattr(socket, WS_ATTR, None)) is not None
 
-    def _deliver(self, sid: str, socket: Any, out: Outgoing, batching: bool = False) -> None:
+    def _deliver(self, sid: str, socket: Any, out: Outgoing) -> None:
         queue = socket.queue
         ws: FastWebSocket | None = getattr(socket, WS_ATTR, None)
-        if ws is not None and _fast_path_open(socket, ws):
+        transport = _fast_transport(socket, ws)
+        if transport is not None:
             self.stats.fast += 1
-            if batching:
-                if not ws.pending:
-                    self._held.append((sid, socket, ws))
-                ws.pending.append(out.frame)
-            else:
-                self._write(sid, socket, ws, out.frame)
+            try:
+                transport.write(out.frame)
+            except (OSError, RuntimeError):  # a transport dying under us: drop, go on
+                self._drop(sid, socket, ws)
+                return
+            if transport.get_write_buffer_size() > self.max_buffer_bytes:
+                self._drop(sid, socket, ws)
             return
         if getattr(socket, DROPPED_ATTR, False):
             return
@@ -245,16 +247,6 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
         if ws is not None and ws.transport is not None:
             buffered += ws.transport.get_write_buffer_size()
         if buffered > self.max_buffer_bytes:
-            self._drop(sid, socket, ws)
-
-    def _write(self, sid: str, socket: Any, ws: FastWebSocket, frame: bytes = b"") -> None:
-        """Writes what `ws` holds, then `frame`; drops the socket if that fails or overfills it."""
-        try:
-            transport = ws.write_pending(frame)
-        except (OSError, RuntimeError):  # a transport dying under us: drop, go on
-            self._drop(sid, socket, ws)
-            return
-        if transport is not None and transport.get_write_buffer_size() > self.max_buffer_bytes:
             self._drop(sid, socket, ws)
 
     def _drop(self, sid: str, socket: Any, ws: FastWebSocket | None) -> None:
@@ -278,17 +270,14 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
                 log.exception("on_drop hook failed")
 
 
-def _fast_path_open(socket: Any, ws: FastWebSocket | None) -> bool:
-    """True if a frame may go straight to this socket's websocket: nothing of it in flight."""
+def _fast_transport(socket: Any, ws: FastWebSocket | None) -> asyncio.Transport | None:
+    """The transport a frame may go straight to, if nothing of this socket is in flight."""
+    if ws is None or not socket.upgraded or socket.closing:
+        return None
     queue = socket.queue
-    return (
-        ws is not None
-        and socket.upgraded
-        and not socket.closing
-        and queue.__class__ is TrackedQueue
-        and queue.idle
-        and ws.writable_transport() is not None
-    )
+    if queue.__class__ is not TrackedQueue or not queue.idle:
+        return None
+    return ws.writable_transport()
 
 
 class FastAsyncManager(FastManagerMixin, socketio.AsyncManager):  # type: ignore[misc]
@@ -329,6 +318,11 @@ class FastRedisManager(socketio.AsyncRedisManager, FastManagerMixin):  # type: i
             redis_options=redis_options,
         )
         self.configure_fanout(max_buffer_bytes=max_buffer_bytes, on_drop=on_drop)
+
+    async def emit_many(self, events: list[tuple[str, Any]], namespace: str, room: Any) -> None:
+        """Publishes each event: every worker, this one too, delivers it as it comes back."""
+        for event, data in events:
+            await self.emit(event, data, namespace, room=room)
 
     async def aclose(self) -> None:
         """Stops the Redis listener and closes its connections (python-socketio has no close)."""

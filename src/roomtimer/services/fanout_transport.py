@@ -22,7 +22,6 @@ import asyncio
 import collections
 import contextlib
 import struct
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -67,7 +66,6 @@ class TrackedQueue:
         "_getters",
         "_items",
         "_unfinished",
-        "before_put",
         "direct",
         "nbytes",
         "parked",
@@ -82,9 +80,6 @@ class TrackedQueue:
         # Consumers inside get() (a long-poll). With the queue empty that means the
         # consumer is parked and holds nothing: get() returns in the step that takes one.
         self.parked = 0
-        # Set while a FastWebSocket serves the socket: writes the frames it holds back for
-        # a batch, so that nothing queued after them can overtake them.
-        self.before_put: Callable[[], None] | None = None
         self.direct: FastWebSocket | None = None
 
     def qsize(self) -> int:
@@ -96,9 +91,7 @@ class TrackedQueue:
         return not self._items
 
     def put_nowait(self, item: Any) -> None:
-        """Enqueues `item` (after any frames held back for it), or writes it when direct."""
-        if self.before_put is not None:
-            self.before_put()
+        """Enqueues `item`, or writes it when direct."""
         ws = self.direct
         if ws is not None and not self._items:
             if item is None:
@@ -189,10 +182,6 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
 
     transport: asyncio.Transport | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.pending: list[bytes] = []  # frames held back by a batch, oldest first
-
     async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
         request: web.Request = environ["aiohttp.request"]
         self._sock = web.WebSocketResponse(
@@ -208,16 +197,11 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         socket = getattr(self.handler, "__self__", None)
         if isinstance(socket, AsyncSocket):
             setattr(socket, WS_ATTR, self)
-            if isinstance(socket.queue, TrackedQueue):
-                socket.queue.before_put = self._write_pending_quietly
         try:
             await self.handler(self)
         finally:
             if socket is not None and getattr(socket, WS_ATTR, None) is self:
                 delattr(socket, WS_ATTR)
-                if isinstance(socket.queue, TrackedQueue):
-                    socket.queue.before_put = None
-            self.pending.clear()
         return self._sock
 
     async def send(self, message: str | bytes) -> None:
@@ -227,22 +211,6 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         else:
             await self._sock.send_str(message)
 
-    def write_pending(self, then: bytes = b"") -> asyncio.Transport | None:
-        """Writes the held-back frames, then `then`, in one write; returns the transport.
-
-        None when the transport can no longer be written to (what was held is discarded).
-        """
-        transport = self.writable_transport()
-        data = then
-        if self.pending:
-            if then:
-                self.pending.append(then)
-            data = b"".join(self.pending)
-            self.pending.clear()
-        if transport is not None and data:
-            transport.write(data)
-        return transport
-
     def write_packet(self, pkt: eio_packet.Packet) -> None:
         """Writes one engineio packet now, framed as the writer task's send() would."""
         encoded = pkt.encode()
@@ -250,17 +218,16 @@ class FastWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
             frame = ws_frame(encoded.encode(), OPCODE_TEXT)
         else:
             frame = ws_frame(bytes(encoded), OPCODE_BINARY)
-        self._write_pending_quietly(frame)
+        transport = self.writable_transport()
+        if transport is not None:
+            try:
+                transport.write(frame)
+            except (OSError, RuntimeError):  # a dying transport: its reader finds out too
+                pass
 
     def close_soon(self) -> None:
         """Closes the websocket from a task of its own (what the writer task does on None)."""
         spawn(self._sock.close(drain=False))  # not drained: a stuck peer cannot hold it
-
-    def _write_pending_quietly(self, then: bytes = b"") -> None:
-        try:
-            self.write_pending(then)
-        except (OSError, RuntimeError):  # a dying transport: its reader finds out too
-            pass
 
     def writable_transport(self) -> asyncio.Transport | None:
         """The transport, if a frame may be written to it right now."""
@@ -294,7 +261,8 @@ def ws_frame(payload: bytes, opcode: int) -> bytes:
 
 
 class Outgoing:
-    """One Socket.IO packet, encoded once: the websocket frame bytes, and engineio packets."""
+    """Socket.IO packets (an event, or a burst of them), encoded once: the websocket
+    frames' bytes, and engineio packets."""
 
     __slots__ = ("_encoded", "_eio_packets", "frame")
 

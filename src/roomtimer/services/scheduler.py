@@ -9,6 +9,7 @@ ran (at start-up), so a dead worker's timers still finish within a sweep interva
 
 import asyncio
 import heapq
+from typing import Any
 
 from loguru import logger
 from sqlalchemy import BindParameter, bindparam, select, update
@@ -20,9 +21,6 @@ from roomtimer.models.timer_machine import Status
 from roomtimer.services import views
 from roomtimer.services.broadcast import Broadcaster
 from roomtimer.services.metrics import Metrics
-
-# Events of a burst written per websocket in one go.
-ANNOUNCE_SLICE = 100
 
 
 class Scheduler:
@@ -77,22 +75,23 @@ class Scheduler:
     async def finish_due(self) -> int:
         """Claims and announces every running timer whose deadline has passed.
 
-        One UPDATE … RETURNING claims them all; their events then leave in slices, each
-        slice in one write per websocket, so viewers start reading the first ones while
-        the later ones are still being built.
+        One UPDATE … RETURNING claims them all; each room's events then leave together,
+        in one write per websocket, so viewers read the first room's while the next
+        room's are being built.
         """
         now = self.clock.now_ms()
         async with self.db.begin() as session:
             finished = (await session.execute(self._claim, {"now": now})).all()
+        by_room: dict[str, list[Any]] = {}
+        for timer in finished:
+            by_room.setdefault(timer.room_id, []).append(timer)
         observe = self.metrics.finish_lateness.observe
-        for start in range(0, len(finished), ANNOUNCE_SLICE):
+        for room_id, timers in by_room.items():
             at = self.clock.now_ms()
-            with self.broadcaster.batch():
-                for timer in finished[start : start + ANNOUNCE_SLICE]:
-                    await self.broadcaster.to_room(
-                        timer.room_id, "timer-finished", views.timer_event(timer, at)
-                    )
-                    observe(max(0, at - (timer.finished_at or at)) / 1000)
+            payloads = [views.timer_event(timer, at) for timer in timers]
+            await self.broadcaster.to_room_many(room_id, "timer-finished", payloads)
+            for timer in timers:
+                observe(max(0, at - (timer.finished_at or at)) / 1000)
         return len(finished)
 
     async def sweep(self) -> None:
