@@ -4,6 +4,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -215,3 +216,22 @@ async def test_shutdown_disconnects_viewers_at_once(
     finally:
         server.kill()  # a hung shutdown must not hold the suite for its timeout
         await viewer.close()
+
+
+def test_a_serving_process_collects_young_objects_less_often_and_freezes_its_startup() -> None:
+    # In a child: the settings are process-wide, and pytest's own process keeps the defaults.
+    code = (
+        "import gc\n"
+        "from roomtimer.gc_tuning import YOUNG_THRESHOLD, tune_for_serving\n"
+        "before, tracked = gc.get_threshold(), len(gc.get_objects())\n"
+        "tune_for_serving()\n"
+        "after = gc.get_threshold()\n"
+        "assert after == (YOUNG_THRESHOLD, *before[1:]) and after[0] > before[0], (before, after)\n"
+        "assert gc.get_freeze_count() >= tracked // 2, (gc.get_freeze_count(), tracked)\n"
+        "garbage = []\n"
+        "garbage.append(garbage)\n"
+        "del garbage\n"
+        "assert gc.collect() >= 1  # cycles made after startup are still collected\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from roomtimer.app import create_app
 from roomtimer.config import ConfigError, Settings, load_settings
+from roomtimer.gc_tuning import tune_for_serving
 from roomtimer.logs import configure_logging
 from roomtimer.services import db, tokens
 
@@ -48,8 +49,10 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     host = host or settings.host
     port = settings.port if port is None else port
     logger.info("roomtimer serving on http://{}:{} (pid {})", host, port, os.getpid())
+    app = create_app(settings)
+    tune_for_serving()
     web.run_app(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         loop=loop,

@@ -11,6 +11,7 @@ from aiohttp import web
 from roomtimer.app import create_app
 from roomtimer.cli import warn_if_generated_secret
 from roomtimer.config import load_settings
+from roomtimer.gc_tuning import tune_for_serving
 from roomtimer.logs import configure_logging
 from roomtimer.services import db
 
@@ -21,4 +22,6 @@ async def app() -> web.Application:
     configure_logging(settings)
     warn_if_generated_secret(settings)
     await db.migrate(settings.database_url)
-    return create_app(settings)
+    application = create_app(settings)
+    tune_for_serving()
+    return application
