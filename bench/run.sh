@@ -6,7 +6,7 @@
 #   bash bench/run.sh [--quick] [--repeat R]   # fanout 1000 + 5000 viewers (20 rounds) and
 #                                              # finish 1000 timers x 10 viewers, R times
 #                                              # (default 3, --quick 1), alternating servers,
-#                                              # and finish.js's floor (bench/finish_floor.js)
+#                                              # and both floors (bench/floor.js)
 #   bash bench/run.sh --cluster [--viewers N]  # two roomtimer workers on PostgreSQL + Redis,
 #                                              # N (20000) viewers in one room split over them
 #
@@ -152,7 +152,8 @@ record() {
 meta() {
   local commit dirty
   commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  dirty="$(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo true || echo false)"
+  # Uncommitted changes but the results file this script appends to.
+  dirty="$(git -C "$root" status --porcelain -- . ':!bench/results' 2>/dev/null | grep -q . && echo true || echo false)"
   printf '{"run":"%s","meta":{"mode":"%s","repeat":%s,"nproc":%s,"memMiB":%s,"cpu":"%s","kernel":"%s","python":"%s","node":"%s","commit":"%s","dirty":%s}}\n' \
     "$run_id" "$mode" "$repeat" "$(nproc)" "$(free -m | awk '/^Mem:/ {print $2}')" \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//; s/"//g')" "$(uname -r)" \
@@ -182,16 +183,18 @@ bench() {
   sleep 1
 }
 
-# floor REP: finish.js's floor on this machine (bench/finish_floor.js: a server that only writes).
+# floor REP NAME ARGS...: a load generator's floor on this machine (bench/floor.js: the
+# generator's own client against a server that only writes).
 floor() {
-  local rep="$1" dir="$work/$1-finish-floor" rc=0 load
+  local rep="$1" name="$2" dir="$work/$1-$2" rc=0 load
+  shift 2
   mkdir -p "$dir"
   load="$(cut -d' ' -f1 /proc/loadavg)"
-  echo "bench: rep $rep/$repeat  finish-floor  (generator alone)" >&2
-  BENCH_SHARED="$shared" NODE_PATH="$gen_modules" timeout 120 node "$here/finish_floor.js" \
-    --timers 1000 --viewers 10 >"$dir/out.json" 2>"$dir/err.log" || rc=$?
-  [ "$rc" -eq 0 ] || { echo "bench: finish-floor exited $rc:" >&2; tail -n 5 "$dir/err.log" >&2; }
-  record "\"server\":\"floor\",\"rep\":$rep,\"bench\":\"finish-floor\",\"loadBefore\":$load" \
+  echo "bench: rep $rep/$repeat  $name  (a server that only writes)" >&2
+  BENCH_PYTHON="$py" BENCH_SHARED="$shared" NODE_PATH="$gen_modules" timeout 120 \
+    node "$here/floor.js" "$@" >"$dir/out.json" 2>"$dir/err.log" || rc=$?
+  [ "$rc" -eq 0 ] || { echo "bench: $name exited $rc:" >&2; tail -n 5 "$dir/err.log" >&2; }
+  record "\"server\":\"floor\",\"rep\":$rep,\"bench\":\"$name\",\"loadBefore\":$load" \
     "$rc" "$dir/out.json"
 }
 
@@ -210,7 +213,8 @@ standard() {
         esac
       done
     done
-    floor "$rep"
+    floor "$rep" fanout-floor --events 1 --viewers 5000
+    floor "$rep" finish-floor --events 1000 --viewers 10
   done
 }
 

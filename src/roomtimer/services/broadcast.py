@@ -31,9 +31,7 @@ class Broadcaster:
     async def to_room(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
         """Emits `event` to every socket of the room, on every worker."""
         await self.sio.emit(event, payload, room=channel(room_id))
-        self.metrics.broadcasts.labels(event).inc()
-        for listener in self.listeners:
-            await listener(room_id, event, payload)
+        await self._tell(room_id, event, [payload])
 
     async def to_room_many(self, room_id: str, event: str, payloads: list[dict[str, Any]]) -> None:
         """Emits `event` once per payload to the room, in order: one write per websocket here."""
@@ -43,6 +41,10 @@ class Broadcaster:
         else:
             for payload in payloads:
                 await self.sio.emit(event, payload, room=channel(room_id))
+        await self._tell(room_id, event, payloads)
+
+    async def _tell(self, room_id: str, event: str, payloads: list[dict[str, Any]]) -> None:
+        """Counts the events and hands each to every listener."""
         self.metrics.broadcasts.labels(event).inc(len(payloads))
         for payload in payloads:
             for listener in self.listeners:
