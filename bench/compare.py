@@ -78,13 +78,13 @@ TARGETS = {
 FLOORS = [
     (
         "fanout-floor",
-        "Floor of fan-out 5000 (a server that only writes): its 5000 writes alone take",
+        "Fan-out 5000 from a server that only writes (bench/floor.js): its 5000 writes take",
         dig("serverWriteMs"),
     ),
     (
         "finish-floor",
-        "Floor of finish 1000x10: the generator reads 99% of 10000 waiting messages in",
-        dig("readToP99Ms"),
+        "Finish 1000x10 from a server that only writes (bench/floor.js): lateness p99",
+        dig("latenessMs", "p99"),
     ),
 ]
 TITLES = {

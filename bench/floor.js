@@ -10,11 +10,10 @@
 // The server child builds every timer-finished frame before the deadline and, at the
 // deadline, writes them to each viewer in one write. This parent is finish.js's
 // receiving half, unchanged: shared/bench/lib/eio-client.js stamps each arrival, and
-// lateness = arrival - deadline. Two figures bound any server from below: serverWriteMs,
-// the kernel's cost of one write per viewer (no server delivers to the last viewer sooner),
-// and readToP99Ms, the generator's time to read 99% of the messages from the first
-// arrival on, with all of them already waiting (no server makes it read faster).
-// Prints one JSON line; listens on 127.0.0.1 only.
+// lateness = arrival - deadline. What a real server adds (HTTP, a database, its own
+// bookkeeping) comes on top. serverWriteMs is the writes alone: with one viewer a write,
+// the kernel's loopback send path; readToP99Ms is the generator's reading, from the first
+// arrival to the 99th percentile. Prints one JSON line; listens on 127.0.0.1 only.
 // Env: BENCH_PYTHON (a Python with aiohttp and uvloop; default: the project's .venv),
 // BENCH_SHARED (default <repo>/../shared).
 const { spawn } = require('child_process');
