@@ -1,6 +1,7 @@
 """Request bodies: JSON only, checked against a schema."""
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -54,3 +55,18 @@ def load(request: web.Request, schema: Schema) -> dict[str, Any]:
         raise ValidationFailed(details={"_schema": ["Request body must be a JSON object."]})
     loaded: dict[str, Any] = schema.load(data)
     return loaded
+
+
+async def load_owned(
+    request: web.Request, schema: Schema, check_owner: Callable[[], Awaitable[None]]
+) -> dict[str, Any]:
+    """The body, as `load` gives it, for a change to something the caller must own.
+
+    The use case then checks ownership in its own transaction, so a good body costs no
+    extra query; a bad one is answered 404 or 403 first when `check_owner` says so.
+    """
+    try:
+        return load(request, schema)
+    except Exception:
+        await check_owner()
+        raise

@@ -4,7 +4,7 @@ from aiohttp import web
 
 from roomtimer import keys
 from roomtimer.controllers import schemas
-from roomtimer.controllers.parsing import load, path_key
+from roomtimer.controllers.parsing import load, load_owned, path_key
 from roomtimer.middleware.auth import require_owner
 from roomtimer.render import json_response
 
@@ -39,11 +39,13 @@ async def update_room(request: web.Request) -> web.Response:
     """PUT /api/rooms/{id}"""
     owner = require_owner(request)
     room_id = path_key(request, "key")
-    await request.app[keys.rooms].check_owner(owner_id=owner, room_id=room_id)
-    changes = load(request, room_update)
+    rooms = request.app[keys.rooms]
+    changes = await load_owned(
+        request, room_update, lambda: rooms.check_owner(owner_id=owner, room_id=room_id)
+    )
     if "description" in changes:
         changes["description"] = changes["description"] or ""
-    room = await request.app[keys.rooms].update(owner_id=owner, room_id=room_id, changes=changes)
+    room = await rooms.update(owner_id=owner, room_id=room_id, changes=changes)
     return json_response(room)
 
 
@@ -58,7 +60,7 @@ async def rotate_share_token(request: web.Request) -> web.Response:
     """POST /api/rooms/{id}/share-token"""
     owner = require_owner(request)
     room_id = path_key(request, "id")
-    await request.app[keys.rooms].check_owner(owner_id=owner, room_id=room_id)
-    load(request, empty)
-    room = await request.app[keys.rooms].rotate_share_token(owner_id=owner, room_id=room_id)
+    rooms = request.app[keys.rooms]
+    await load_owned(request, empty, lambda: rooms.check_owner(owner_id=owner, room_id=room_id))
+    room = await rooms.rotate_share_token(owner_id=owner, room_id=room_id)
     return json_response(room)

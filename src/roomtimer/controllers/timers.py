@@ -4,7 +4,7 @@ from aiohttp import web
 
 from roomtimer import keys
 from roomtimer.controllers import schemas
-from roomtimer.controllers.parsing import load, path_key
+from roomtimer.controllers.parsing import load_owned, path_key
 from roomtimer.middleware.auth import require_owner
 from roomtimer.render import json_response
 
@@ -18,8 +18,10 @@ async def create_timer(request: web.Request) -> web.Response:
     """POST /api/rooms/{roomId}/timers"""
     owner = require_owner(request)
     room_id = path_key(request, "id")
-    await request.app[keys.rooms].check_owner(owner_id=owner, room_id=room_id)
-    body = load(request, timer_create)
+    rooms = request.app[keys.rooms]
+    body = await load_owned(
+        request, timer_create, lambda: rooms.check_owner(owner_id=owner, room_id=room_id)
+    )
     timer = await request.app[keys.timers].create(
         owner_id=owner,
         room_id=room_id,
@@ -34,11 +36,11 @@ async def update_timer(request: web.Request) -> web.Response:
     """PUT /api/timers/{id}"""
     owner = require_owner(request)
     timer_id = path_key(request, "id")
-    await request.app[keys.timers].check_owner(owner_id=owner, timer_id=timer_id)
-    changes = load(request, timer_update)
-    timer = await request.app[keys.timers].update(
-        owner_id=owner, timer_id=timer_id, changes=changes
+    service = request.app[keys.timers]
+    changes = await load_owned(
+        request, timer_update, lambda: service.check_owner(owner_id=owner, timer_id=timer_id)
     )
+    timer = await service.update(owner_id=owner, timer_id=timer_id, changes=changes)
     return json_response(timer)
 
 
@@ -55,8 +57,11 @@ async def timer_command(request: web.Request) -> web.Response:
     timer_id = path_key(request, "id")
     name = request.match_info["command"]
     service = request.app[keys.timers]
-    await service.check_owner(owner_id=owner, timer_id=timer_id)
-    body = load(request, timer_adjust if name == "adjust" else empty)
+    body = await load_owned(
+        request,
+        timer_adjust if name == "adjust" else empty,
+        lambda: service.check_owner(owner_id=owner, timer_id=timer_id),
+    )
     timer = await service.command(
         owner_id=owner, timer_id=timer_id, name=name, delta_ms=body.get("delta_ms")
     )
