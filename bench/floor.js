@@ -19,13 +19,13 @@
 const { spawn } = require('child_process');
 const path = require('path');
 
-const args = { events: 1000, viewers: 10, lead: 1000 };
-for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = Number(process.argv[i + 1]);
-const epochNow = () => performance.timeOrigin + performance.now();
 const root = path.join(__dirname, '..');
 const lib = path.join(process.env.BENCH_SHARED || path.join(root, '..', 'shared'), 'bench', 'lib');
 const { RawViewer } = require(path.join(lib, 'eio-client'));
-const { summary, sleep } = require(path.join(lib, 'common'));
+const { parseArgs, summary, sleep } = require(path.join(lib, 'common'));
+
+const args = parseArgs({ events: 1000, viewers: 10, lead: 1000 });
+const epochNow = () => performance.timeOrigin + performance.now();
 
 async function main() {
   const python = process.env.BENCH_PYTHON || path.join(root, '.venv', 'bin', 'python');

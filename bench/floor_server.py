@@ -20,16 +20,9 @@ import uuid
 import uvloop
 from aiohttp import web
 
+from roomtimer.services.fanout_transport import OPCODE_TEXT, ws_frame
+
 OPEN = {"sid": "floor", "upgrades": [], "pingInterval": 25000, "pingTimeout": 20000}
-
-
-def frame(text: str) -> bytes:
-    """One unmasked websocket text frame."""
-    body = text.encode()
-    n = len(body)
-    if n < 126:
-        return bytes((0x81, n)) + body
-    return bytes((0x81, 126, n >> 8, n & 255)) + body
 
 
 def burst(ends_at: int, events: int) -> bytes:
@@ -53,7 +46,8 @@ def burst(ends_at: int, events: int) -> bytes:
             "updatedAt": made,
             "serverTime": ends_at,
         }
-        frames.append(frame("42" + json.dumps(["timer-finished", timer], separators=(",", ":"))))
+        text = "42" + json.dumps(["timer-finished", timer], separators=(",", ":"))
+        frames.append(ws_frame(text.encode(), OPCODE_TEXT))
     return b"".join(frames)
 
 

@@ -80,6 +80,7 @@ mkdir -p "$here/results"
 out="${BENCH_OUT:-$here/results/$date_utc.jsonl}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/roomtimer-bench.XXXXXX")"
 failures=0
+rc=0 # the last generator's exit status (generate)
 
 pids=()
 cleanup() {
@@ -161,11 +162,21 @@ meta() {
     "$commit" "$dirty" >>"$out"
 }
 
+# generate DIR WHAT COMMAND...: runs one load generator, its JSON to DIR/out.json and its
+# stderr to DIR/err.log; sets $rc, and shows the end of err.log when it failed.
+generate() {
+  local dir="$1" what="$2"
+  shift 2
+  rc=0
+  "$@" >"$dir/out.json" 2>"$dir/err.log" || rc=$?
+  [ "$rc" -eq 0 ] || { echo "bench: $what exited $rc:" >&2; tail -n 5 "$dir/err.log" >&2; }
+}
+
 # bench KIND REP NAME SCRIPT ARGS...: fresh server, one generator run, server stopped.
 bench() {
   local kind="$1" rep="$2" name="$3" script="$4"
   shift 4
-  local dir="$work/$rep-$name-$kind" port rc=0 load
+  local dir="$work/$rep-$name-$kind" port load
   load="$(cut -d' ' -f1 /proc/loadavg)" # 1-minute load before the server starts: noise hint
   port="$(free_port)"
   if [ "$kind" = roomtimer ]; then
@@ -174,9 +185,8 @@ bench() {
     start_server node "$dir" "$port"
   fi
   echo "bench: rep $rep/$repeat  $name  $kind (pid $server_pid, port $port)" >&2
-  NODE_PATH="$gen_modules" timeout 900 node "$gen/$script" --url "http://127.0.0.1:$port" \
-    --pid "$server_pid" "$@" >"$dir/out.json" 2>"$dir/err.log" || rc=$?
-  [ "$rc" -eq 0 ] || { echo "bench: $name on $kind exited $rc:" >&2; tail -n 5 "$dir/err.log" >&2; }
+  generate "$dir" "$name on $kind" env NODE_PATH="$gen_modules" timeout 900 \
+    node "$gen/$script" --url "http://127.0.0.1:$port" --pid "$server_pid" "$@"
   cleanup
   record "\"server\":\"$kind\",\"rep\":$rep,\"bench\":\"$name\",\"loadBefore\":$load" \
     "$rc" "$dir/out.json" "$dir/server.log"
@@ -186,14 +196,13 @@ bench() {
 # floor REP NAME ARGS...: a load generator's floor on this machine (bench/floor.js: the
 # generator's own client against a server that only writes).
 floor() {
-  local rep="$1" name="$2" dir="$work/$1-$2" rc=0 load
+  local rep="$1" name="$2" dir="$work/$1-$2" load
   shift 2
   mkdir -p "$dir"
   load="$(cut -d' ' -f1 /proc/loadavg)"
   echo "bench: rep $rep/$repeat  $name  (a server that only writes)" >&2
-  BENCH_PYTHON="$py" BENCH_SHARED="$shared" NODE_PATH="$gen_modules" timeout 120 \
-    node "$here/floor.js" "$@" >"$dir/out.json" 2>"$dir/err.log" || rc=$?
-  [ "$rc" -eq 0 ] || { echo "bench: $name exited $rc:" >&2; tail -n 5 "$dir/err.log" >&2; }
+  generate "$dir" "$name" env BENCH_PYTHON="$py" BENCH_SHARED="$shared" \
+    NODE_PATH="$gen_modules" timeout 120 node "$here/floor.js" "$@"
   record "\"server\":\"floor\",\"rep\":$rep,\"bench\":\"$name\",\"loadBefore\":$load" \
     "$rc" "$dir/out.json"
 }
@@ -255,7 +264,7 @@ PY
   }
   trap 'cleanup; drop_db; on_exit' EXIT
   meta
-  local p1 p2 w1 w2 rc=0 dir="$work/cluster"
+  local p1 p2 w1 w2 dir="$work/cluster"
   mkdir -p "$dir"
   p1="$(free_port)"
   # One after the other: both apply migrations at start.
@@ -267,10 +276,10 @@ PY
   local load
   load="$(cut -d' ' -f1 /proc/loadavg)"
   echo "bench: cluster, $cluster_viewers viewers over workers $w1 (:$p1) and $w2 (:$p2)" >&2
-  BENCH_LIB="$gen/lib" NODE_PATH="$gen_modules" timeout 1200 node "$here/fanout_cluster.js" \
+  generate "$dir" fanout_cluster env BENCH_LIB="$gen/lib" NODE_PATH="$gen_modules" \
+    timeout 1200 node "$here/fanout_cluster.js" \
     --urls "http://127.0.0.1:$p1,http://127.0.0.1:$p2" --pids "$w1,$w2" \
-    --viewers "$cluster_viewers" --rounds "$rounds" >"$dir/out.json" 2>"$dir/err.log" || rc=$?
-  [ "$rc" -eq 0 ] || { echo "bench: fanout_cluster exited $rc:" >&2; tail -n 5 "$dir/err.log" >&2; }
+    --viewers "$cluster_viewers" --rounds "$rounds"
   cleanup
   record "\"server\":\"roomtimer\",\"rep\":1,\"bench\":\"fanout-cluster\",\"loadBefore\":$load" \
     "$rc" "$dir/out.json" \
