@@ -20,7 +20,7 @@ import uuid
 import uvloop
 from aiohttp import web
 
-from roomtimer.services.fanout_transport import OPCODE_TEXT, ws_frame
+from roomtimer.realtime.transport import OPCODE_TEXT, ws_frame
 
 OPEN = {"sid": "floor", "upgrades": [], "pingInterval": 25000, "pingTimeout": 20000}
 

@@ -17,7 +17,7 @@ import socketio
 from alembic.script import ScriptDirectory
 
 from roomtimer.config import database_url as async_url
-from roomtimer.services import db
+from roomtimer.infra import db
 from tests.support.app import JWT_SECRET, Api, Viewer, make_token
 from tests.support.server import SERVER_ENV_VARS, ServerProcess
 from tests.support.services import free_port, port_open

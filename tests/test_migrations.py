@@ -11,8 +11,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from roomtimer.config import database_url as async_url
+from roomtimer.infra import db
 from roomtimer.models.tables import Base
-from roomtimer.services import db
 
 
 def scripts() -> ScriptDirectory:

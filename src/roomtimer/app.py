@@ -1,28 +1,29 @@
 """The application factory: builds everything, opens nothing until startup."""
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp_cors
 from aiohttp import web
+from loguru import logger
 from redis.asyncio import Redis
 
 from roomtimer import keys
 from roomtimer.clock import Clock, SystemClock
 from roomtimer.config import Settings
-from roomtimer.controllers.socket_server import create_socket_server
 from roomtimer.controllers.sockets import ViewerNamespace
+from roomtimer.events.bus import EventBus
+from roomtimer.events.relay import RedisRelay
+from roomtimer.infra import db as database
+from roomtimer.infra.cluster import ClusterCounts, ClusterGate
+from roomtimer.infra.metrics import Metrics
 from roomtimer.middleware.body import body_middleware
 from roomtimer.middleware.errors import errors_middleware
 from roomtimer.middleware.observability import observability_middleware
 from roomtimer.middleware.ratelimit import create_limiter, rate_item, rate_limit_middleware
 from roomtimer.middleware.security import add_security_headers
+from roomtimer.realtime.rooms import SocketRooms
+from roomtimer.realtime.server import choose_path, close_all_sockets, create_socket_server
 from roomtimer.routes import setup_routes
-from roomtimer.services import db as database
-from roomtimer.services.broadcast import Broadcaster
-from roomtimer.services.cluster import ClusterCounts, ClusterGate, ResilientRedisManager
-from roomtimer.services.fanout import FastAsyncManager
-from roomtimer.services.metrics import Metrics
 from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
 from roomtimer.services.scheduler import Scheduler
@@ -40,30 +41,46 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         ]
     )
     app[keys.settings] = settings
-    app[keys.clock] = clock or SystemClock()
-    app[keys.metrics] = Metrics()
-    sio = create_socket_server(settings, _client_manager(settings, app[keys.metrics]))
-    sio.attach(app)
-    app[keys.sio] = sio
-    app[keys.broadcaster] = Broadcaster(sio, app[keys.metrics])
-    app[keys.presence] = Presence(app[keys.broadcaster], app[keys.clock])
+    app[keys.clock] = clock = clock or SystemClock()
+    app[keys.metrics] = metrics = Metrics()
+    _setup_event_path(app)
+    engine = database.create_engine(settings.database_url)  # connects on first use
+    app[keys.engine] = engine
+    app[keys.db] = db = database.session_factory(engine)
+    bus, presence = app[keys.bus], app[keys.presence]
+    app[keys.scheduler] = scheduler = Scheduler(db, clock, bus, metrics)
+    app[keys.rooms] = RoomService(db, clock, bus, presence)
+    app[keys.timers] = TimerService(db, clock, bus, scheduler)
+    app[keys.sio].register_namespace(
+        ViewerNamespace(app[keys.rooms], presence, app[keys.socket_rooms], clock)
+    )
     setup_routes(app)
     _setup_cors(app, settings)
     app.on_response_prepare.append(add_security_headers)
-    app.cleanup_ctx.extend([_database, _redis, _limiter, _services, _cluster])
+    app.cleanup_ctx.extend(
+        [_database, _redis, _limiter, _relay, _cluster, _presence, _scheduler, _announce_path]
+    )
     app.on_shutdown.append(_close_sockets)
     return app
 
 
-def _client_manager(settings: Settings, metrics: Metrics) -> FastAsyncManager:
-    """The one place broadcasts leave: shared frames, and Redis when configured."""
-
-    def dropped(sid: str) -> None:
-        metrics.slow_consumer_drops.inc()
-
+def _setup_event_path(app: web.Application) -> None:
+    """The bus, its first output (this worker's Socket.IO rooms), and its relay to the others."""
+    settings, metrics = app[keys.settings], app[keys.metrics]
+    path = choose_path(settings)
+    app[keys.serving_path] = path
+    metrics.fast_path.set(1 if path.fast else 0)
+    sio = create_socket_server(
+        settings, path, on_drop=lambda sid: metrics.slow_consumer_drops.inc()
+    )
+    sio.attach(app)
+    app[keys.sio] = sio
+    app[keys.socket_rooms] = sockets = SocketRooms(sio)
+    app[keys.bus] = bus = EventBus(metrics)
+    bus.subscribe(sockets)
     if settings.redis_url:
-        return ResilientRedisManager(settings.redis_url, on_drop=dropped)
-    return FastAsyncManager(on_drop=dropped)
+        app[keys.relay] = bus.relay = RedisRelay(settings.redis_url, bus)
+    app[keys.presence] = Presence(bus, app[keys.clock], sockets)
 
 
 def _setup_cors(app: web.Application, settings: Settings) -> None:
@@ -79,14 +96,13 @@ def _setup_cors(app: web.Application, settings: Settings) -> None:
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = database.create_engine(app[keys.settings].database_url)
-    app[keys.engine] = engine
-    app[keys.db] = database.session_factory(engine)
+    database.ensure_folder(app[keys.settings].database_url)
     yield
-    await engine.dispose()
+    await app[keys.engine].dispose()
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
+    """The shared client of health checks and cluster counts."""
     url = app[keys.settings].redis_url
     if not url:
         yield
@@ -98,59 +114,64 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _limiter(app: web.Application) -> AsyncIterator[None]:
-    app[keys.limiter] = create_limiter(app[keys.settings])
+    app[keys.limiter] = limiter = create_limiter(app[keys.settings])
     yield
+    await limiter.aclose()
 
 
-async def _services(app: web.Application) -> AsyncIterator[None]:
-    db, clock, broadcaster = app[keys.db], app[keys.clock], app[keys.broadcaster]
-    scheduler = Scheduler(db, clock, broadcaster, app[keys.metrics])
-    app[keys.scheduler] = scheduler
-    app[keys.rooms] = RoomService(db, clock, broadcaster, app[keys.presence])
-    app[keys.timers] = TimerService(db, clock, broadcaster, scheduler)
-    app[keys.sio].register_namespace(
-        ViewerNamespace(app[keys.rooms], app[keys.presence], broadcaster, clock)
-    )
-    await scheduler.finish_due()  # deadlines that passed while no worker ran, before serving
-    scheduler.start()
+async def _relay(app: web.Application) -> AsyncIterator[None]:
+    """Room events to and from the other workers; their state resent after a Redis outage."""
+    relay = app.get(keys.relay)
+    if relay is None:
+        yield
+        return
+    rooms, sockets = app[keys.rooms], app[keys.socket_rooms]
+
+    async def resync() -> None:
+        await rooms.resync_here(sockets.rooms())
+
+    relay.on_reconnect = resync
+    relay.start()
     yield
-    await scheduler.stop()
-    app[keys.presence].close()
+    await relay.aclose()
 
 
 async def _cluster(app: web.Application) -> AsyncIterator[None]:
-    """With Redis: counts across workers, one `user-count` pace, resync after outages."""
+    """With Redis: counts across workers and one `user-count` pace."""
     redis = app.get(keys.redis)
     if redis is None:
         yield
         return
-    presence, rooms = app[keys.presence], app[keys.rooms]
-    counts = ClusterCounts(redis, app[keys.broadcaster])
+    presence = app[keys.presence]
+    counts = ClusterCounts(redis, app[keys.socket_rooms])
     counts.on_change = presence.changed
     presence.counts = counts
     presence.gate = ClusterGate(redis, presence.interval_ms)
-    manager = app[keys.sio].manager
-    if isinstance(manager, ResilientRedisManager):
-        manager.on_reconnect = rooms.resync_local_rooms
     counts.start()
     yield
     await counts.stop()
-    if isinstance(manager, ResilientRedisManager):
-        await manager.aclose()
+
+
+async def _presence(app: web.Application) -> AsyncIterator[None]:
+    yield
+    app[keys.presence].close()
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    scheduler = app[keys.scheduler]
+    await scheduler.finish_due()  # deadlines that passed while no worker ran, before serving
+    scheduler.start()
+    yield
+    await scheduler.stop()
+
+
+async def _announce_path(app: web.Application) -> AsyncIterator[None]:
+    path = app[keys.serving_path]
+    name = "fast path" if path.fast else "stock python-socketio path"
+    logger.info("Socket.IO delivery: {} ({})", name, path.reason)
+    yield
 
 
 async def _close_sockets(app: web.Application) -> None:
-    """On SIGTERM/SIGINT: close every viewer's connection at once.
-
-    The Engine.IO connection is closed, not the Socket.IO namespace, so clients treat it
-    as a lost transport and reconnect by themselves (behind Nginx, to another worker).
-    """
-    sio = app[keys.sio]
-    sockets = list(sio.eio.sockets.values())
-    reason = sio.eio.reason.SERVER_DISCONNECT
-    await asyncio.gather(
-        *(socket.close(wait=False, reason=reason) for socket in sockets), return_exceptions=True
-    )
-    for socket in sockets:
-        socket.queue.put_nowait(None)  # a websocket writer sends the close, then ends
-    await sio.shutdown()
+    """On SIGTERM/SIGINT: close every viewer's connection at once (they reconnect elsewhere)."""
+    await close_all_sockets(app[keys.sio])

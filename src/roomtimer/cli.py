@@ -14,8 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from roomtimer.app import create_app
 from roomtimer.config import ConfigError, Settings, load_settings
 from roomtimer.gc_tuning import tune_for_serving
+from roomtimer.infra import db, tokens
 from roomtimer.logs import configure_logging
-from roomtimer.services import db, tokens
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -44,6 +44,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     environment: str = "development"
     shutdown_timeout_s: float = 10.0
+    fast_path: bool = True
 
     @property
     def production(self) -> bool:
@@ -146,6 +147,17 @@ def _proxies(raw: str | None) -> tuple[str, ...]:
     return entries
 
 
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+
 def _dev_secret(db_url: str, data_dir: Path) -> str:
     """A random secret kept beside the SQLite file, so `serve` and `token` agree."""
     db_file = sqlite_path(db_url)
@@ -179,10 +191,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     db_url = database_url(env.get("DATABASE_URL"), data_dir)
     secret = env.get("JWT_SECRET", "")
     source = "env"
-    if environment == "production":
+    if environment != "development":
+        # Staging and test servers face real clients too: only a laptop gets a generated one.
         if secret.strip().lower() in PLACEHOLDER_SECRETS:
             raise ConfigError(
-                "JWT_SECRET is required in production (and must not be a placeholder)"
+                f"JWT_SECRET is required when APP_ENV is {environment!r} (and must not be a"
+                " placeholder); only development generates one"
             )
     elif not secret:
         secret, source = _dev_secret(db_url, data_dir), "generated"
@@ -199,4 +213,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_max_requests=_int(env, "RATE_LIMIT_MAX_REQUESTS", 100),
         trusted_proxies=_proxies(env.get("TRUSTED_PROXIES")),
         environment=environment,
+        fast_path=_switch(env, "ROOMTIMER_FAST_PATH", True),
     )

@@ -1,16 +1,18 @@
 """Every typed key of the application and of requests, in one place."""
 
-import socketio
 from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from roomtimer.clock import Clock
 from roomtimer.config import Settings
-from roomtimer.services.broadcast import Broadcaster
-from roomtimer.services.metrics import Metrics
+from roomtimer.events.bus import EventBus
+from roomtimer.events.relay import RedisRelay
+from roomtimer.infra.metrics import Metrics
+from roomtimer.infra.ratelimit import Limiter
+from roomtimer.realtime.rooms import SocketRooms
+from roomtimer.realtime.server import RoomtimerServer, ServingPath
 from roomtimer.services.presence import Presence
-from roomtimer.services.ratelimit import Limiter
 from roomtimer.services.rooms import RoomService
 from roomtimer.services.scheduler import Scheduler
 from roomtimer.services.timers import TimerService
@@ -18,8 +20,11 @@ from roomtimer.services.timers import TimerService
 settings = web.AppKey("settings", Settings)
 clock = web.AppKey("clock", Clock)
 metrics = web.AppKey("metrics", Metrics)
-sio = web.AppKey("sio", socketio.AsyncServer)
-broadcaster = web.AppKey("broadcaster", Broadcaster)
+serving_path = web.AppKey("serving_path", ServingPath)
+sio = web.AppKey("sio", RoomtimerServer)
+socket_rooms = web.AppKey("socket_rooms", SocketRooms)
+bus = web.AppKey("bus", EventBus)
+relay = web.AppKey("relay", RedisRelay)
 presence = web.AppKey("presence", Presence)
 engine = web.AppKey("engine", AsyncEngine)
 db = web.AppKey("db", async_sessionmaker[AsyncSession])

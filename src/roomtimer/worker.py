@@ -12,8 +12,8 @@ from roomtimer.app import create_app
 from roomtimer.cli import warn_if_generated_secret
 from roomtimer.config import load_settings
 from roomtimer.gc_tuning import tune_for_serving
+from roomtimer.infra import db
 from roomtimer.logs import configure_logging
-from roomtimer.services import db
 
 
 async def app() -> web.Application:

@@ -277,7 +277,7 @@ async def test_room_updated_and_room_deleted(app: RunningApp, api: Api, raw: Ope
     [deleted] = viewer.arrived("room-deleted")
     assert set(deleted) == {"id", "serverTime"} and deleted["id"] == room["id"]
     # No HTTP call reaches a deleted room: address its id directly to prove nobody is in it.
-    await app.app[keys.broadcaster].to_room(room["id"], "probe", {"serverTime": now_ms()})
+    await app.app[keys.bus].publish(room["id"], "probe", {"serverTime": now_ms()})
     await barrier(viewer)  # still connected
     assert viewer.arrived("probe") == []
     other = await api.room(name="Next")

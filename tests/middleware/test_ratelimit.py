@@ -6,7 +6,7 @@ from typing import Any
 
 from limits import RateLimitItemPerSecond
 
-from roomtimer.services.ratelimit import Limiter
+from roomtimer.infra.ratelimit import Limiter
 from tests.middleware.helpers import assert_error
 from tests.support.app import Api, Reply, RunningApp, Viewer
 

@@ -11,9 +11,9 @@ from typing import Any, cast
 import pytest
 import socketio
 
-from roomtimer.services.broadcast import Broadcaster, channel
-from roomtimer.services.metrics import Metrics
-from roomtimer.services.presence import LocalCounts, Presence
+from roomtimer.events.bus import EventBus
+from roomtimer.realtime.rooms import SocketRooms, channel
+from roomtimer.services.presence import Presence
 
 T0 = 1_700_000_000_000
 
@@ -27,7 +27,7 @@ class FakeClock:
 
 
 class Recorder:
-    """Stands in for the Broadcaster (sent events) and for Counts (room sizes, and reads)."""
+    """Stands in for the event bus (published events) and for Counts (room sizes, and reads)."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, dict[str, Any]]] = []
@@ -35,7 +35,7 @@ class Recorder:
         self.reads = 0
         self._activity = asyncio.Event()
 
-    async def to_room(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
+    async def publish(self, room_id: str, event: str, payload: dict[str, Any]) -> None:
         self.sent.append((room_id, event, payload))
         self._activity.set()
 
@@ -70,7 +70,7 @@ def rec() -> Recorder:
 
 @pytest.fixture
 def presence(rec: Recorder, clock: FakeClock) -> Presence:
-    return Presence(cast(Broadcaster, rec), clock, counts=rec)
+    return Presence(cast(EventBus, rec), clock, rec)
 
 
 async def emitted(rec: Recorder, n: int, timeout: float = 1.0) -> None:
@@ -168,8 +168,8 @@ async def test_forget_drops_the_pending_emit_and_the_pace_of_a_deleted_room(
 
 
 async def test_close_cancels_every_pending_emit(rec: Recorder, clock: FakeClock) -> None:
-    closing = Presence(cast(Broadcaster, rec), clock, counts=rec)
-    other = Presence(cast(Broadcaster, rec), clock, counts=rec)
+    closing = Presence(cast(EventBus, rec), clock, rec)
+    other = Presence(cast(EventBus, rec), clock, rec)
     rec.sizes.update({"a": 1, "b": 1})
     await first_emit(closing, rec, "a")
     await first_emit(other, rec, "b")
@@ -208,7 +208,7 @@ async def test_a_gate_that_says_wait_defers_the_emit(presence: Presence, rec: Re
 
 async def test_local_counts_are_the_sockets_of_this_worker() -> None:
     sio = socketio.AsyncServer(async_mode="aiohttp")
-    counts = LocalCounts(Broadcaster(sio, Metrics()))
+    counts = SocketRooms(sio)
     sids = [await sio.manager.connect(f"eio-{n}", "/") for n in range(3)]
     for sid in sids[:2]:
         await sio.manager.enter_room(sid, "/", channel("r1"))

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from roomtimer import keys
-from roomtimer.services.metrics import Metrics
+from roomtimer.infra.metrics import Metrics
 from roomtimer.services.scheduler import Scheduler
 from tests.support.app import Api, RunningApp, Viewer
 from tests.support.frozen import MINUTE, FakeClock, Frozen, finished_broadcasts

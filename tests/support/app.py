@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import os
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -15,14 +16,19 @@ from aiohttp import web
 from roomtimer.app import create_app
 from roomtimer.clock import Clock
 from roomtimer.config import Settings, load_settings
-from roomtimer.services import db, tokens
+from roomtimer.infra import db, tokens
 
 JWT_SECRET = "test-secret-for-roomtimer-suite-only"
 
 
 def settings_for(database_url: str, **env: str) -> Settings:
-    """Settings as `serve` would read them, with a known secret and generous rate limits."""
+    """Settings as `serve` would read them, with a known secret and generous rate limits.
+
+    ROOMTIMER_FAST_PATH comes from the suite's environment: CI runs the Socket.IO tests
+    again with it off, as spawned servers inherit it too.
+    """
     environ = {
+        "ROOMTIMER_FAST_PATH": os.environ.get("ROOMTIMER_FAST_PATH", "on"),
         "DATABASE_URL": database_url,
         "JWT_SECRET": JWT_SECRET,
         "RATE_LIMIT_MAX_REQUESTS": "100000",

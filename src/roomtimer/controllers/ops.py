@@ -6,26 +6,22 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from roomtimer import keys
+from roomtimer.infra import health as dependencies
 from roomtimer.middleware.auth import require_owner
 from roomtimer.render import json_response
+from roomtimer.schemas import public
 from roomtimer.services import stats
-from roomtimer.services.presence import LocalCounts
 
 CHECK_TIMEOUT_S = 2.0
 
 
 async def health(request: web.Request) -> web.Response:
     """GET /health: 200 when every dependency answers, else 503."""
-    checks = await stats.health_checks(
+    found = await dependencies.check_dependencies(
         request.app[keys.engine], request.app.get(keys.redis), timeout_s=CHECK_TIMEOUT_S
     )
-    healthy = all(value == "ok" for value in checks.values())
-    body = {
-        "status": "ok" if healthy else "unavailable",
-        "checks": checks,
-        "serverTime": request.app[keys.clock].now_ms(),
-    }
-    return json_response(body, 200 if healthy else 503)
+    body = public.health(found, request.app[keys.clock].now_ms())
+    return json_response(body, 200 if body["status"] == "ok" else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -39,7 +35,7 @@ async def metrics(request: web.Request) -> web.Response:
         registry.running_timers.set(counts.running_timers)
     except Exception:  # noqa: BLE001 - metrics must answer while the database is down
         pass
-    registry.connected_sockets.set(LocalCounts(app[keys.broadcaster]).clients())
+    registry.connected_sockets.set(app[keys.socket_rooms].clients())
     return web.Response(
         body=generate_latest(registry.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
@@ -49,7 +45,10 @@ async def socket_stats(request: web.Request) -> web.Response:
     """GET /api/stats/socket"""
     require_owner(request)
     app = request.app
-    body = await stats.socket_stats(
-        app[keys.db], app[keys.broadcaster], app[keys.presence], app[keys.clock]
+    found = await stats.socket_stats(
+        db=app[keys.db],
+        presence=app[keys.presence],
+        room_ids=app[keys.socket_rooms].rooms(),
+        clock=app[keys.clock],
     )
-    return json_response(body)
+    return json_response(public.socket_stats(found))

@@ -3,14 +3,14 @@
 from aiohttp import web
 
 from roomtimer import keys
-from roomtimer.controllers import schemas
 from roomtimer.controllers.parsing import load, load_owned, path_key
 from roomtimer.middleware.auth import require_owner
 from roomtimer.render import json_response
+from roomtimer.schemas import public, requests
 
-room_create = schemas.RoomCreate()
-room_update = schemas.RoomUpdate()
-empty = schemas.Empty()
+room_create = requests.RoomCreate()
+room_update = requests.RoomUpdate()
+empty = requests.Empty()
 
 
 async def create_room(request: web.Request) -> web.Response:
@@ -20,19 +20,21 @@ async def create_room(request: web.Request) -> web.Response:
     room = await request.app[keys.rooms].create(
         owner_id=owner, name=body["name"], description=body["description"] or ""
     )
-    return json_response(room, 201)
+    return json_response(public.room_reply(room.value, room.at), 201)
 
 
 async def list_rooms(request: web.Request) -> web.Response:
     """GET /api/rooms"""
     owner = require_owner(request)
-    return json_response(await request.app[keys.rooms].list_owned(owner_id=owner))
+    rooms = await request.app[keys.rooms].list_owned(owner_id=owner)
+    return json_response(public.room_list(rooms.value, rooms.at))
 
 
 async def room_state(request: web.Request) -> web.Response:
     """GET /api/rooms/{shareToken}: what viewers see."""
     token = path_key(request, "key")
-    return json_response(await request.app[keys.rooms].state(share_token=token))
+    seen = await request.app[keys.rooms].state(share_token=token)
+    return json_response(public.room_state(seen.value, seen.at, seen.watchers))
 
 
 async def update_room(request: web.Request) -> web.Response:
@@ -46,7 +48,7 @@ async def update_room(request: web.Request) -> web.Response:
     if "description" in changes:
         changes["description"] = changes["description"] or ""
     room = await rooms.update(owner_id=owner, room_id=room_id, changes=changes)
-    return json_response(room)
+    return json_response(public.room_reply(room.value, room.at))
 
 
 async def delete_room(request: web.Request) -> web.Response:
@@ -63,4 +65,4 @@ async def rotate_share_token(request: web.Request) -> web.Response:
     rooms = request.app[keys.rooms]
     await load_owned(request, empty, lambda: rooms.check_owner(owner_id=owner, room_id=room_id))
     room = await rooms.rotate_share_token(owner_id=owner, room_id=room_id)
-    return json_response(room)
+    return json_response(public.room_reply(room.value, room.at))

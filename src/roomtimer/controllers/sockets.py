@@ -6,10 +6,10 @@ from typing import Any
 import socketio
 
 from roomtimer.clock import Clock
-from roomtimer.controllers.socket_server import ack_wanted
 from roomtimer.models.tables import Room
-from roomtimer.services import views
-from roomtimer.services.broadcast import NAMESPACE, Broadcaster, channel
+from roomtimer.realtime.rooms import NAMESPACE, PREFIX, SocketRooms, channel
+from roomtimer.realtime.server import RoomtimerServer, ack_wanted
+from roomtimer.schemas import public
 from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
 
@@ -66,12 +66,12 @@ class ViewerNamespace(socketio.AsyncNamespace):
     """The default namespace; no per-client state lives on `self`."""
 
     def __init__(
-        self, rooms: RoomService, presence: Presence, broadcaster: Broadcaster, clock: Clock
+        self, rooms: RoomService, presence: Presence, sockets: SocketRooms, clock: Clock
     ) -> None:
         super().__init__(NAMESPACE)
         self.room_service = rooms
         self.presence = presence
-        self.broadcaster = broadcaster
+        self.sockets = sockets
         self.clock = clock
         self.windows = EventWindows(EVENTS_PER_WINDOW, WINDOW_S)
 
@@ -87,10 +87,9 @@ class ViewerNamespace(socketio.AsyncNamespace):
                 raise SocketError("invalid_payload", "An event name is a string")
             return await super().trigger_event(event.replace("-", "_"), *args)
         except SocketError as exc:
-            error = {"code": exc.code, "message": exc.message}
-            payload = {**error, "serverTime": self.clock.now_ms()}
-            await self.broadcaster.to_socket(sid, "error", payload)
-            return {"ok": False, "error": error}
+            payload = public.error_event(exc.code, exc.message, self.clock.now_ms())
+            await self.sockets.to_socket(sid, "error", payload)
+            return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
 
     async def _room(self, payload: Any) -> Room:
         room = await self.room_service.find_by_token(_share_token(payload))
@@ -105,8 +104,9 @@ class ViewerNamespace(socketio.AsyncNamespace):
         return room
 
     async def _send_state(self, sid: str, room: Room) -> None:
-        state = views.room_state(room, self.clock.now_ms(), self.presence.count(room.id))
-        await self.broadcaster.to_socket(sid, "room-state", state)
+        seen = self.room_service.audience(room)
+        state = public.room_state(room, seen.at, seen.watchers)
+        await self.sockets.to_socket(sid, "room-state", state)
 
     async def on_join_room(self, sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
         """Joins the room of a share token and sends its state."""
@@ -129,17 +129,22 @@ class ViewerNamespace(socketio.AsyncNamespace):
         await self._send_state(sid, room)
         return {"ok": True}
 
-    async def on_ping(self, sid: str, *_: Any) -> dict[str, int] | None:
+    async def on_ping(self, sid: str, *_: Any) -> public.ServerTime | None:
         """The server clock: as the ack, or as a `pong` event without one."""
-        now = {"serverTime": self.clock.now_ms()}
-        if ack_wanted.get():
-            return now
-        await self.broadcaster.to_socket(sid, "pong", now)
-        return None
+        now = public.server_time(self.clock.now_ms())
+        server = self.server
+        if isinstance(server, RoomtimerServer) and server.acks_known:
+            if ack_wanted.get():
+                return now
+            await self.sockets.to_socket(sid, "pong", now)
+            return None
+        # Without the hook that tells an ack from none: both, so every client gets its answer.
+        await self.sockets.to_socket(sid, "pong", now)
+        return now
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
         """Recounts the rooms the socket was in."""
         self.windows.forget(sid)
         for name in self.rooms(sid):
-            if name.startswith("room:"):
-                self.presence.changed(name[5:])
+            if name.startswith(PREFIX):
+                self.presence.changed(name[len(PREFIX) :])

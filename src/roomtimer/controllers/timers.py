@@ -3,15 +3,15 @@
 from aiohttp import web
 
 from roomtimer import keys
-from roomtimer.controllers import schemas
 from roomtimer.controllers.parsing import load_owned, path_key
 from roomtimer.middleware.auth import require_owner
 from roomtimer.render import json_response
+from roomtimer.schemas import public, requests
 
-timer_create = schemas.TimerCreate()
-timer_update = schemas.TimerUpdate()
-timer_adjust = schemas.TimerAdjust()
-empty = schemas.Empty()
+timer_create = requests.TimerCreate()
+timer_update = requests.TimerUpdate()
+timer_adjust = requests.TimerAdjust()
+empty = requests.Empty()
 
 
 async def create_timer(request: web.Request) -> web.Response:
@@ -29,7 +29,7 @@ async def create_timer(request: web.Request) -> web.Response:
         duration_ms=body["duration_ms"],
         position=body.get("position"),
     )
-    return json_response(timer, 201)
+    return json_response(public.timer_event(timer.value, timer.at), 201)
 
 
 async def update_timer(request: web.Request) -> web.Response:
@@ -41,7 +41,7 @@ async def update_timer(request: web.Request) -> web.Response:
         request, timer_update, lambda: service.check_owner(owner_id=owner, timer_id=timer_id)
     )
     timer = await service.update(owner_id=owner, timer_id=timer_id, changes=changes)
-    return json_response(timer)
+    return json_response(public.timer_event(timer.value, timer.at))
 
 
 async def delete_timer(request: web.Request) -> web.Response:
@@ -65,4 +65,4 @@ async def timer_command(request: web.Request) -> web.Response:
     timer = await service.command(
         owner_id=owner, timer_id=timer_id, name=name, delta_ms=body.get("delta_ms")
     )
-    return json_response(timer)
+    return json_response(public.timer_event(timer.value, timer.at))

@@ -4,7 +4,7 @@ from aiohttp import web
 
 from roomtimer import keys
 from roomtimer.errors import Unauthorized
-from roomtimer.services import tokens
+from roomtimer.infra import tokens
 
 
 def bearer_token(header: str | None) -> str | None:

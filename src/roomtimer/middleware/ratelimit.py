@@ -9,8 +9,8 @@ from limits import RateLimitItem, RateLimitItemPerSecond
 from roomtimer import keys
 from roomtimer.config import Settings
 from roomtimer.errors import RateLimited
+from roomtimer.infra.ratelimit import Limiter
 from roomtimer.middleware.client_ip import client_address
-from roomtimer.services.ratelimit import Limiter
 
 
 def create_limiter(settings: Settings) -> Limiter:

@@ -4,8 +4,9 @@ import asyncio
 from typing import Protocol
 
 from roomtimer.clock import Clock
-from roomtimer.services.background import spawn
-from roomtimer.services.broadcast import NAMESPACE, Broadcaster
+from roomtimer.events.bus import EventBus
+from roomtimer.infra.background import spawn
+from roomtimer.schemas import public
 
 
 class Counts(Protocol):
@@ -28,36 +29,16 @@ class Gate(Protocol):
         ...
 
 
-class LocalCounts:
-    """Counts of this worker's sockets: right for a single process."""
-
-    def __init__(self, broadcaster: Broadcaster) -> None:
-        self.broadcaster = broadcaster
-
-    def room(self, room_id: str) -> int:
-        """Sockets of this worker in the room."""
-        return self.broadcaster.local_members(room_id)
-
-    def clients(self) -> int:
-        """Sockets connected to this worker."""
-        return sum(1 for _ in self.broadcaster.sio.manager.get_participants(NAMESPACE, None))
-
-
 class Presence:
     """Coalesces membership changes into at most one `user-count` a second per room."""
 
     def __init__(
-        self,
-        broadcaster: Broadcaster,
-        clock: Clock,
-        *,
-        interval_ms: int = 1000,
-        counts: Counts | None = None,
+        self, bus: EventBus, clock: Clock, counts: Counts, *, interval_ms: int = 1000
     ) -> None:
-        self.broadcaster = broadcaster
+        self.bus = bus
         self.clock = clock
         self.interval_ms = interval_ms
-        self.counts: Counts = counts or LocalCounts(broadcaster)
+        self.counts = counts
         self.gate: Gate | None = None
         self._last_at: dict[str, int] = {}
         self._last_count: dict[str, int] = {}
@@ -105,8 +86,7 @@ class Presence:
         now = self.clock.now_ms()
         self._last_at[room_id] = now
         self._last_count[room_id] = count
-        payload = {"roomId": room_id, "count": count, "serverTime": now}
-        await self.broadcaster.to_room(room_id, "user-count", payload)
+        await self.bus.publish(room_id, "user-count", public.user_count(room_id, count, now))
 
     def close(self) -> None:
         """Cancels every pending emit."""

@@ -2,7 +2,6 @@
 
 import secrets
 import uuid
-from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,10 +9,11 @@ from sqlalchemy.orm import selectinload
 
 from roomtimer.clock import Clock
 from roomtimer.errors import Forbidden, NotFound
+from roomtimer.events.bus import EventBus, RoomEvents
+from roomtimer.infra.coalesce import Coalescer
+from roomtimer.models.stamped import Audience, Stamped
 from roomtimer.models.tables import Room
-from roomtimer.services import views
-from roomtimer.services.broadcast import Broadcaster
-from roomtimer.services.coalesce import Coalescer
+from roomtimer.schemas import public
 from roomtimer.services.presence import Presence
 
 # Built once: every viewer's join runs it, and building a statement costs more than SQLite.
@@ -49,16 +49,16 @@ class RoomService:
         self,
         db: async_sessionmaker[AsyncSession],
         clock: Clock,
-        broadcaster: Broadcaster,
+        bus: EventBus,
         presence: Presence,
     ) -> None:
         self.db = db
         self.clock = clock
-        self.broadcaster = broadcaster
+        self.bus = bus
         self.presence = presence
         self._by_token: Coalescer[str, Room | None] = Coalescer(self._load_by_token)
 
-    async def create(self, *, owner_id: str, name: str, description: str) -> dict[str, Any]:
+    async def create(self, *, owner_id: str, name: str, description: str) -> Stamped[Room]:
         """Creates a room owned by `owner_id`."""
         now = self.clock.now_ms()
         room = Room(
@@ -73,9 +73,9 @@ class RoomService:
         )
         async with self.db.begin() as session:
             session.add(room)
-        return {**views.room_owner(room, now), "serverTime": now}
+        return Stamped(room, now)
 
-    async def list_owned(self, *, owner_id: str) -> dict[str, Any]:
+    async def list_owned(self, *, owner_id: str) -> Stamped[list[Room]]:
         """Every room of `owner_id`, oldest first."""
         async with self.db() as session:
             rooms = await session.scalars(
@@ -84,8 +84,7 @@ class RoomService:
                 .options(selectinload(Room.timers))
                 .order_by(Room.created_at, Room.id)
             )
-            now = self.clock.now_ms()
-            return {"rooms": [views.room_owner(r, now) for r in rooms], "serverTime": now}
+            return Stamped(list(rooms), self.clock.now_ms())
 
     async def find_by_token(self, share_token: str) -> Room | None:
         """The room behind a share token, with its timers (read-only: it may be shared)."""
@@ -95,12 +94,16 @@ class RoomService:
         async with self.db() as session:
             return await session.scalar(_BY_TOKEN, {"token": share_token})
 
-    async def state(self, *, share_token: str) -> dict[str, Any]:
-        """RoomState for viewers (404 for an unknown token)."""
+    async def state(self, *, share_token: str) -> Audience[Room]:
+        """The room as its viewers see it, with how many watch (404 for an unknown token)."""
         room = await self.find_by_token(share_token)
         if room is None:
             raise NotFound("Room not found")
-        return views.room_state(room, self.clock.now_ms(), self.presence.count(room.id))
+        return self.audience(room)
+
+    def audience(self, room: Room) -> Audience[Room]:
+        """`room` with its viewer count, now."""
+        return Audience(room, self.presence.count(room.id), self.clock.now_ms())
 
     async def check_owner(self, *, owner_id: str, room_id: str) -> None:
         """404 unless the room exists, 403 unless `owner_id` owns it."""
@@ -113,7 +116,7 @@ class RoomService:
 
     async def update(
         self, *, owner_id: str, room_id: str, changes: dict[str, str]
-    ) -> dict[str, Any]:
+    ) -> Stamped[Room]:
         """Renames or re-describes a room and tells its viewers."""
         async with self.db.begin() as session:
             room = await owned_room(session, room_id, owner_id)
@@ -121,44 +124,43 @@ class RoomService:
             for name, value in changes.items():
                 setattr(room, name, value)
             room.updated_at = now
-        await self.broadcaster.to_room(room.id, "room-updated", views.room_summary(room, now))
-        return {**views.room_owner(room, now), "serverTime": now}
+        await self.bus.publish(room.id, "room-updated", public.room_updated(room, now))
+        return Stamped(room, now)
 
     async def delete(self, *, owner_id: str, room_id: str) -> None:
         """Deletes a room and its timers; its viewers are told and removed."""
         async with self.db.begin() as session:
             room = await owned_room(session, room_id, owner_id)
             await session.delete(room)
-        now = self.clock.now_ms()
-        await self.broadcaster.to_room(room_id, "room-deleted", {"id": room_id, "serverTime": now})
-        await self.broadcaster.clear_room(room_id)
+        # Every output removes the room's members as it delivers this (bus.ends_membership).
+        await self.bus.publish(
+            room_id, "room-deleted", public.room_deleted(room_id, self.clock.now_ms())
+        )
         self.presence.forget(room_id)
 
-    async def rotate_share_token(self, *, owner_id: str, room_id: str) -> dict[str, Any]:
+    async def rotate_share_token(self, *, owner_id: str, room_id: str) -> Stamped[Room]:
         """Replaces the share token; sockets that joined with the old one are removed."""
         async with self.db.begin() as session:
             room = await owned_room(session, room_id, owner_id)
             now = self.clock.now_ms()
             room.share_token = new_share_token()
             room.updated_at = now
-        revoked = {
-            "code": "share_token_revoked",
-            "message": "The share token was replaced",
-            "roomId": room_id,
-            "serverTime": now,
-        }
-        await self.broadcaster.to_room(room_id, "error", revoked)
-        await self.broadcaster.clear_room(room_id)
+        revoked = public.error_event(
+            "share_token_revoked", "The share token was replaced", now, room_id=room_id
+        )
+        # Members who joined with the old token are removed as each output delivers this.
+        await self.bus.publish(room_id, "error", revoked)
         self.presence.changed(room_id)
-        return {**views.room_owner(room, now), "serverTime": now}
+        return Stamped(room, now)
 
-    async def resync_local_rooms(self) -> None:
-        """Resends `room-state` to every room with sockets on this worker (after an outage)."""
-        for room_id in self.broadcaster.local_rooms():
+    async def resync_here(self, room_ids: list[str]) -> None:
+        """Resends each room's `room-state` to this worker's outputs only (after an outage)."""
+        for room_id in room_ids:
             async with self.db() as session:
                 room = await session.scalar(
                     select(Room).where(Room.id == room_id).options(selectinload(Room.timers))
                 )
             if room is not None:
-                state = views.room_state(room, self.clock.now_ms(), self.presence.count(room_id))
-                await self.broadcaster.to_local_room(room_id, "room-state", state)
+                seen = self.audience(room)
+                state = public.room_state(room, seen.at, seen.watchers)
+                await self.bus.deliver(RoomEvents(room_id, "room-state", [state]))

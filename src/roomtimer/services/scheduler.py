@@ -16,11 +16,11 @@ from sqlalchemy import BindParameter, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roomtimer.clock import Clock
+from roomtimer.events.bus import EventBus
+from roomtimer.infra.metrics import Metrics
 from roomtimer.models.tables import Timer
 from roomtimer.models.timer_machine import Status
-from roomtimer.services import views
-from roomtimer.services.broadcast import Broadcaster
-from roomtimer.services.metrics import Metrics
+from roomtimer.schemas import public
 
 
 class Scheduler:
@@ -30,7 +30,7 @@ class Scheduler:
         self,
         db: async_sessionmaker[AsyncSession],
         clock: Clock,
-        broadcaster: Broadcaster,
+        bus: EventBus,
         metrics: Metrics,
         *,
         sweep_ms: int = 500,
@@ -38,7 +38,7 @@ class Scheduler:
     ) -> None:
         self.db = db
         self.clock = clock
-        self.broadcaster = broadcaster
+        self.bus = bus
         self.metrics = metrics
         self.sweep_ms = sweep_ms
         self.lookahead_ms = lookahead_ms
@@ -88,8 +88,8 @@ class Scheduler:
         observe = self.metrics.finish_lateness.observe
         for room_id, timers in by_room.items():
             at = self.clock.now_ms()
-            payloads = [views.timer_event(timer, at) for timer in timers]
-            await self.broadcaster.to_room_many(room_id, "timer-finished", payloads)
+            payloads = [public.timer_event(timer, at) for timer in timers]
+            await self.bus.publish_many(room_id, "timer-finished", payloads)
             for timer in timers:
                 observe(max(0, at - (timer.finished_at or at)) / 1000)
         return len(finished)

@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roomtimer.clock import Clock
 from roomtimer.errors import AppError, Forbidden, NotFound, Unavailable, ValidationFailed
+from roomtimer.events.bus import EventBus
 from roomtimer.models import timer_machine as machine
+from roomtimer.models.stamped import Stamped
 from roomtimer.models.tables import Room, Timer
-from roomtimer.services import views
-from roomtimer.services.broadcast import Broadcaster
+from roomtimer.schemas import public
 from roomtimer.services.rooms import owned_room
 from roomtimer.services.scheduler import Scheduler
 
@@ -41,6 +42,18 @@ async def owned_timer(session: AsyncSession, timer_id: str, owner_id: str) -> Ti
     return timer
 
 
+def state_of(timer: Timer) -> machine.TimerState:
+    """The state-machine view of a stored timer."""
+    return machine.TimerState(
+        status=machine.Status(timer.status),
+        duration_ms=timer.duration_ms,
+        remaining_ms=timer.remaining_ms,
+        ends_at=timer.ends_at,
+        finished_at=timer.finished_at,
+        version=timer.version,
+    )
+
+
 def _columns(state: machine.TimerState) -> dict[str, Any]:
     fields = asdict(state)
     fields["status"] = str(state.status)
@@ -54,12 +67,12 @@ class TimerService:
         self,
         db: async_sessionmaker[AsyncSession],
         clock: Clock,
-        broadcaster: Broadcaster,
+        bus: EventBus,
         scheduler: Scheduler,
     ) -> None:
         self.db = db
         self.clock = clock
-        self.broadcaster = broadcaster
+        self.bus = bus
         self.scheduler = scheduler
 
     async def check_owner(self, *, owner_id: str, timer_id: str) -> None:
@@ -69,7 +82,7 @@ class TimerService:
 
     async def create(
         self, *, owner_id: str, room_id: str, label: str, duration_ms: int, position: int | None
-    ) -> dict[str, Any]:
+    ) -> Stamped[Timer]:
         """Adds an idle timer to a room (at most 100 a room)."""
         async with self.db.begin() as session:
             room = await owned_room(session, room_id, owner_id, lock=True)
@@ -95,13 +108,12 @@ class TimerService:
                 **_columns(machine.new(duration_ms)),
             )
             session.add(timer)
-        payload = views.timer_event(timer, now)
-        await self.broadcaster.to_room(room.id, "timer-created", payload)
-        return payload
+        await self.bus.publish(room.id, "timer-created", public.timer_event(timer, now))
+        return Stamped(timer, now)
 
     async def update(
         self, *, owner_id: str, timer_id: str, changes: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Stamped[Timer]:
         """Changes label, duration or position (duration applies to an idle timer now)."""
 
         def change(state: machine.TimerState, now: int) -> machine.TimerState:
@@ -116,7 +128,7 @@ class TimerService:
 
     async def command(
         self, *, owner_id: str, timer_id: str, name: str, delta_ms: int | None = None
-    ) -> dict[str, Any]:
+    ) -> Stamped[Timer]:
         """Applies start, pause, reset or adjust; a no-op changes and broadcasts nothing."""
 
         def change(state: machine.TimerState, now: int) -> machine.TimerState:
@@ -132,20 +144,19 @@ class TimerService:
         async with self.db.begin() as session:
             timer = await owned_timer(session, timer_id, owner_id)
             await session.delete(timer)
-        now = self.clock.now_ms()
-        payload = {"id": timer.id, "roomId": timer.room_id, "serverTime": now}
-        await self.broadcaster.to_room(timer.room_id, "timer-deleted", payload)
+        payload = public.timer_deleted(timer, self.clock.now_ms())
+        await self.bus.publish(timer.room_id, "timer-deleted", payload)
 
     async def _write(
         self, owner_id: str, timer_id: str, change: Change, fields: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> Stamped[Timer]:
         """Settles a passed deadline, applies `change`, saves it guarded by version, broadcasts."""
         fields = fields or {}
         for _ in range(MAX_ATTEMPTS):
             async with self.db.begin() as session:
                 timer = await owned_timer(session, timer_id, owner_id)
                 now = self.clock.now_ms()
-                before = views.state_of(timer)
+                before = state_of(timer)
                 settled = machine.settle(before, now)
                 refused: AppError | None = None
                 try:
@@ -175,22 +186,20 @@ class TimerService:
         after: machine.TimerState,
         now: int,
         refused: AppError | None,
-    ) -> dict[str, Any]:
+    ) -> Stamped[Timer]:
         if settled is not before:  # its deadline passed before this request
             self._apply(timer, settled, now)
-            await self.broadcaster.to_room(
-                timer.room_id, "timer-finished", views.timer_event(timer, now)
-            )
+            await self.bus.publish(timer.room_id, "timer-finished", public.timer_event(timer, now))
         if after is not settled:
             self._apply(timer, after, now)
             finished = after.status is machine.Status.FINISHED
             event = "timer-finished" if finished else "timer-update"
-            await self.broadcaster.to_room(timer.room_id, event, views.timer_event(timer, now))
+            await self.bus.publish(timer.room_id, event, public.timer_event(timer, now))
             if after.status is machine.Status.RUNNING and after.ends_at is not None:
                 self.scheduler.track(after.ends_at)
         if refused is not None:
             raise refused
-        return views.timer_event(timer, now)
+        return Stamped(timer, now)
 
     @staticmethod
     def _apply(timer: Timer, state: machine.TimerState, now: int) -> None:

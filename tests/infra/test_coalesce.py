@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from roomtimer.services.coalesce import Coalescer
+from roomtimer.infra.coalesce import Coalescer
 
 
 class Source:

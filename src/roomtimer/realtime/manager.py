@@ -1,4 +1,4 @@
-"""The one fast place where broadcasts leave: Socket.IO client managers with a shared frame.
+"""The fast place where room events reach this worker's sockets: a shared frame per event.
 
 python-socketio 5.18's AsyncManager creates a task per recipient, and engineio then
 queues, wakes a writer task and re-frames the same bytes for each socket. Here a room
@@ -6,7 +6,7 @@ event is encoded once, into one websocket frame, and written straight to the tra
 of every websocket viewer whose engineio writer holds nothing; any other socket
 (polling, mid-upgrade, or with packets queued) gets the packet on engineio's own queue,
 in the same synchronous pass, so each socket's order is kept. Sockets that buffer more
-than `max_buffer_bytes` are dropped. Engine.IO internals: see `fanout_transport`.
+than `max_buffer_bytes` are dropped. Engine.IO internals: see `transport`.
 """
 
 import asyncio
@@ -19,9 +19,9 @@ import orjson
 import socketio
 from socketio import packet as sio_packet
 
-from roomtimer.services.background import close_quietly, spawn, stop_task
-from roomtimer.services.fanout_socket import install_engineio_hooks
-from roomtimer.services.fanout_transport import (
+from roomtimer.infra.background import spawn
+from roomtimer.realtime.lean_socket import install_engineio_hooks
+from roomtimer.realtime.transport import (
     DROPPED_ATTR,
     WS_ATTR,
     FastWebSocket,
@@ -34,7 +34,6 @@ __all__ = [
     "FanoutStats",
     "FastAsyncManager",
     "FastManagerMixin",
-    "FastRedisManager",
     "FastWebSocket",
     "install_engineio_hooks",
 ]
@@ -55,11 +54,7 @@ class FanoutStats:
 
 
 class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
-    """Local delivery of emits through the shared-frame fast path.
-
-    It subclasses AsyncManager so that it can sit *below* AsyncPubSubManager in a Redis
-    manager's MRO: AsyncPubSubManager._handle_emit delivers locally with `super().emit`.
-    """
+    """Local delivery of emits through the shared-frame fast path."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -280,58 +275,12 @@ def _fast_transport(socket: Any, ws: FastWebSocket | None) -> asyncio.Transport 
     return ws.writable_transport()
 
 
-class FastAsyncManager(FastManagerMixin, socketio.AsyncManager):  # type: ignore[misc]
-    """The in-process manager with the fast fan-out path."""
+class FastAsyncManager(FastManagerMixin):
+    """The in-process manager with the fast fan-out path (room events reach every worker
+    through the event bus's relay, so no manager needs Redis)."""
 
     def __init__(
         self, *, max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES, on_drop: DropHook | None = None
     ) -> None:
         super().__init__()
         self.configure_fanout(max_buffer_bytes=max_buffer_bytes, on_drop=on_drop)
-
-
-# Bases in this order on purpose: the MRO is FastRedisManager, AsyncRedisManager,
-# AsyncPubSubManager, FastManagerMixin, AsyncManager, so emit() publishes to Redis and
-# both local deliveries (own emits and those received from Redis) reach the fast path.
-class FastRedisManager(socketio.AsyncRedisManager, FastManagerMixin):  # type: ignore[misc]
-    """python-socketio's Redis manager whose local deliveries take the fast path."""
-
-    def __init__(
-        self,
-        url: str = "redis://localhost:6379/0",
-        channel: str = "socketio",
-        write_only: bool = False,
-        logger: Any = None,
-        json: Any = None,
-        redis_options: dict[str, Any] | None = None,
-        *,
-        max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES,
-        on_drop: DropHook | None = None,
-    ) -> None:
-        # AsyncRedisManager's __init__: mypy sees socketio as Any and picks the mixin's.
-        super().__init__(  # type: ignore[call-arg]
-            url,
-            channel=channel,
-            write_only=write_only,
-            logger=logger,
-            json=json,
-            redis_options=redis_options,
-        )
-        self.configure_fanout(max_buffer_bytes=max_buffer_bytes, on_drop=on_drop)
-
-    async def emit_many(self, events: list[tuple[str, Any]], namespace: str, room: Any) -> None:
-        """Publishes each event: every worker, this one too, delivers it as it comes back."""
-        for event, data in events:
-            await self.emit(event, data, namespace, room=room)
-
-    async def aclose(self) -> None:
-        """Stops the Redis listener and closes its connections (python-socketio has no close)."""
-        listener = getattr(self, "thread", None)
-        if isinstance(listener, asyncio.Task):
-            await stop_task(listener)
-        await self._close_listener()
-        self.connected = False
-
-    async def _close_listener(self) -> None:
-        for client in (self.pubsub, self.redis):
-            await close_quietly(client)

@@ -2,11 +2,9 @@
 
 import asyncio
 import json
-import os
 import random
 import socket
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,20 +16,13 @@ import socketio
 import uvloop
 from aiohttp import web
 from socketio import packet as sio_packet
-from socketio.async_pubsub_manager import AsyncPubSubManager
 
-from roomtimer.services import fanout_json as orjson_json
-from roomtimer.services import fanout_transport
-from roomtimer.services.fanout import (
-    FastAsyncManager,
-    FastManagerMixin,
-    FastRedisManager,
-    install_engineio_hooks,
-)
+from roomtimer.realtime import codec as orjson_json
+from roomtimer.realtime import transport as fanout_transport
+from roomtimer.realtime.manager import FastAsyncManager
 
 ROOM = "room:test"
 TIMEOUT = 15.0
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
@@ -113,8 +104,6 @@ async def serve(manager: Any, **sio_options: Any) -> AsyncIterator[Server]:
     finally:
         await sio.shutdown()
         await runner.cleanup()
-        if isinstance(manager, FastRedisManager):
-            await manager.aclose()
 
 
 class Viewer:
@@ -450,10 +439,6 @@ def test_orjson_module_round_trips_like_json() -> None:
         orjson_json.loads("{nope")
 
 
-def test_unknown_engineio_falls_back_to_the_stock_path() -> None:
-    assert install_engineio_hooks(object()) is False
-
-
 def test_rooms_of_a_socket_match_python_socketios_own_bookkeeping() -> None:
     """The per-socket room index answers as python-socketio's full scan does, and its
     disconnect leaves the same rooms, callbacks and pending lists behind."""
@@ -493,97 +478,6 @@ def test_rooms_of_a_socket_match_python_socketios_own_bookkeeping() -> None:
         sid: set(stock.get_rooms(sid, "/")) | {None} for sid in connected
     }
     assert all(len(set(rooms)) == len(rooms) for rooms in index.values())  # each room once
-
-
-def test_redis_manager_delivers_locally_through_the_fast_path() -> None:
-    mro = FastRedisManager.__mro__
-    assert mro.index(AsyncPubSubManager) < mro.index(FastManagerMixin)
-    assert mro.index(FastManagerMixin) < mro.index(socketio.AsyncManager)
-
-
-class MemoryBroker:
-    """An in-process stand-in for Redis pub/sub, for the manager's own pub/sub logic."""
-
-    def __init__(self) -> None:
-        self.subscribers: list[asyncio.Queue[Any]] = []
-
-
-class MemoryPubSubManager(FastRedisManager):
-    def __init__(self, broker: MemoryBroker) -> None:
-        super().__init__(channel="memory")
-        self.broker = broker
-        self.inbox: asyncio.Queue[Any] = asyncio.Queue()
-        broker.subscribers.append(self.inbox)
-
-    async def _publish(self, data: Any) -> None:
-        for inbox in self.broker.subscribers:
-            inbox.put_nowait(self.json.dumps(data))
-
-    async def _listen(self) -> AsyncIterator[Any]:
-        while True:
-            yield await self.inbox.get()
-
-
-async def cross_server_delivery(
-    manager_a: Any, manager_b: Any, ready: Callable[[], Awaitable[bool]] | None = None
-) -> None:
-    async with (
-        serve(manager_a) as a,
-        serve(manager_b) as b,
-        viewers(b.url, WS, POLLING) as on_b,
-        viewers(a.url, WS) as on_a,
-    ):
-        if ready is not None:  # both listeners subscribed (they start on the first connect)
-            async with asyncio.timeout(TIMEOUT):
-                while not await ready():
-                    await asyncio.sleep(0.01)
-        for seq in range(1, 201):
-            await a.sio.emit("tick", tick(seq), to=ROOM)
-        for viewer in on_b + on_a:
-            await viewer.until(200)
-            assert viewer.seqs == list(range(1, 201))
-        assert manager_b.stats.fast > 0  # B delivered what came from A on the fast path
-
-
-@on_both_loops
-async def test_pubsub_events_from_another_server_arrive_in_order() -> None:
-    broker = MemoryBroker()
-    await cross_server_delivery(MemoryPubSubManager(broker), MemoryPubSubManager(broker))
-
-
-async def redis_reachable() -> bool:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        async with asyncio.timeout(2):
-            return bool(await client.ping())
-    except (OSError, TimeoutError, aioredis.RedisError):
-        return False
-    finally:
-        await client.aclose()
-
-
-async def test_redis_events_from_server_a_reach_viewers_on_server_b() -> None:
-    if not await redis_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required in CI and is not reachable at {REDIS_URL}")
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    channel = f"fanout-test-{uuid.uuid4().hex}"
-    a = FastRedisManager(REDIS_URL, channel=channel)
-    b = FastRedisManager(REDIS_URL, channel=channel)
-    await cross_server_delivery(a, b, ready=lambda: subscribed(channel, 2))
-
-
-async def subscribed(channel: str, count: int) -> bool:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        [(_, listeners)] = await client.pubsub_numsub(channel)
-        return int(listeners) >= count
-    finally:
-        await client.aclose()
 
 
 async def texts_until_closed(ws: aiohttp.ClientWebSocketResponse) -> list[str]:

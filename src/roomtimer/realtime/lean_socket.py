@@ -12,8 +12,8 @@ whose pong has not come ping_timeout after its ping is closed (PING_TIMEOUT), th
 stock's reader gives up on a silent websocket (ping_interval + ping_timeout).
 Polling sockets keep engineio's own long-poll path; only their pings come from the FIFOs.
 
-`install_engineio_hooks` switches all of this on for one engineio server, after checking
-that the internals listed in fanout_transport.py are there.
+`install_engineio_hooks` switches all of this on for one engineio server; `compat.py`
+checks first that the internals listed in `transport.py` are there.
 """
 
 import asyncio
@@ -26,11 +26,10 @@ from typing import Any
 
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
-from engineio.async_drivers import aiohttp as eio_aiohttp
 from engineio.async_socket import AsyncSocket
 
-from roomtimer.services.background import spawn
-from roomtimer.services.fanout_transport import FastWebSocket, TrackedQueue
+from roomtimer.infra.background import spawn
+from roomtimer.realtime.transport import FastWebSocket, TrackedQueue
 
 log = logging.getLogger(__name__)
 
@@ -202,31 +201,13 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
         return eio_packet.Packet(encoded_packet=data)
 
 
-def _internals_present(eio: Any) -> bool:
-    drivers = getattr(eio, "_async", None)
-    return (
-        getattr(eio, "async_mode", None) == "aiohttp"
-        and isinstance(drivers, dict)
-        and isinstance(drivers.get("websocket"), type)
-        and issubclass(drivers["websocket"], eio_aiohttp.WebSocket)
-        and isinstance(getattr(eio, "sockets", None), dict)
-        and isinstance(getattr(eio, "handlers", None), dict)
-        and callable(getattr(eio, "create_queue", None))
-        and isinstance(getattr(eio, "ping_interval", None), int | float)
-        and isinstance(getattr(eio, "ping_timeout", None), int | float)
-        and inspect.iscoroutinefunction(getattr(AsyncSocket, "_websocket_handler", None))
-        and callable(getattr(AsyncSocket, "schedule_ping", None))
-        and "handler" in inspect.signature(eio_aiohttp.WebSocket.__init__).parameters
-    )
-
-
 def install_engineio_hooks(eio: Any, *, compress: bool = False) -> bool:
     """Gives this engineio server the fast websocket driver, tracked queues and lean
-    sockets; False (and nothing changed) if its internals are not the ones read."""
+    sockets (once `compat.check_fast_path()` has found every internal used here);
+    False, with nothing changed, for a server that is not on aiohttp."""
     if getattr(eio, "_roomtimer_hooks", False):
         return True
-    if not _internals_present(eio):
-        log.warning("engineio internals differ from 4.15.1: fast fan-out disabled")
+    if getattr(eio, "async_mode", None) != "aiohttp":
         return False
     driver = (
         FastWebSocket

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from roomtimer.services.background import spawn
+from roomtimer.infra.background import spawn
 
 K = TypeVar("K")
 V = TypeVar("V")

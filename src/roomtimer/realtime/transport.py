@@ -10,12 +10,12 @@ async_server.py, async_drivers/aiohttp.py) and aiohttp 3.14.5; what it relies on
   is its consumer: it parks in `queue.get()` (inside `poll()`) and drains the rest with
   `get_nowait()`. So "nothing queued and the consumer parked in `get()`" means nothing
   is in flight. A websocket's packets are written as they are queued (`direct`, set by
-  fanout_socket.LeanSocket), so nothing is ever in flight there.
+  lean_socket.LeanSocket), so nothing is ever in flight there.
 - `AsyncSocket.upgraded`, `upgrading`, `closing`, `closed`, `last_ping`,
   `schedule_ping()`, `receive()`, and `AsyncServer.sockets`, `handlers`.
 
-`fanout_socket.install_engineio_hooks` checks these before switching anything on; when
-they are not there it returns False and the managers use python-socketio's stock path.
+`compat.py` checks each of these at start-up; when one is missing the server serves on
+python-socketio's and engineio's stock path instead.
 """
 
 import asyncio
@@ -30,7 +30,7 @@ from engineio.async_drivers import aiohttp as eio_aiohttp
 from engineio.async_socket import AsyncSocket
 from multidict import CIMultiDict
 
-from roomtimer.services.background import spawn
+from roomtimer.infra.background import spawn
 
 WS_ATTR = "_roomtimer_ws"  # the FastWebSocket serving an engineio socket, while it lives
 DROPPED_ATTR = "_roomtimer_dropped"  # set on a socket this module has dropped
@@ -57,7 +57,7 @@ class TrackedQueue:
     front (items, getters, putters, the join event's waiters: ~3 KB a socket): each part is
     made when first needed, and a websocket's queue is normally never used at all.
 
-    While `direct` holds the socket's FastWebSocket (see fanout_socket.LeanSocket) there is
+    While `direct` holds the socket's FastWebSocket (see lean_socket.LeanSocket) there is
     no writer task: put_nowait writes the packet at once, and `None` closes the websocket.
     """
 

@@ -46,6 +46,11 @@ class Metrics:
             "Sockets dropped because they stopped reading and their buffer passed the cap.",
             registry=r,
         )
+        self.fast_path = Gauge(
+            "roomtimer_fast_path",
+            "1 when the fast fan-out path serves Socket.IO, 0 on python-socketio's stock path.",
+            registry=r,
+        )
         self.rate_limited = Counter(
             "roomtimer_rate_limited_total", "Requests refused by the rate limiter.", registry=r
         )

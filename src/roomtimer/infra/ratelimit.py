@@ -9,6 +9,7 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from loguru import logger
+from redis.asyncio import ConnectionPool
 
 
 @dataclass(frozen=True)
@@ -29,14 +30,18 @@ class Limiter:
     def __init__(self, redis_url: str | None) -> None:
         self._memory = FixedWindowRateLimiter(storage_from_string("async+memory://"))  # type: ignore[arg-type]
         self._shared: FixedWindowRateLimiter | None = None
+        self._pool: ConnectionPool | None = None
         if redis_url:
+            # Our own pool, so that shutdown can close it (`limits` never closes its client).
+            self._pool = ConnectionPool.from_url(
+                redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+            )
             storage = storage_from_string(
                 "async+" + redis_url,
                 implementation="redispy",
                 key_prefix="roomtimer-rl",
                 wrap_exceptions=True,
-                socket_timeout=0.5,
-                socket_connect_timeout=0.5,
+                connection_pool=self._pool,  # type: ignore[arg-type]
             )
             self._shared = FixedWindowRateLimiter(storage)  # type: ignore[arg-type]
         self._shared_down_until = 0.0
@@ -65,3 +70,8 @@ class Limiter:
             return Verdict(True, 0)
         stats = await limiter.get_window_stats(item, client)
         return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+
+    async def aclose(self) -> None:
+        """Closes the shared storage's Redis connections."""
+        if self._pool is not None:
+            await self._pool.aclose()

@@ -17,15 +17,20 @@ MIGRATION_LOCK_ID = 7_262_001
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets one connection (writes are serialised anyway)."""
+    """An async engine (it connects on first use); SQLite gets one connection, as writes
+    are serialised anyway."""
     if url.startswith("sqlite"):
-        db_file = sqlite_path(url)
-        if db_file is not None:
-            db_file.parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def ensure_folder(url: str) -> None:
+    """Creates the folder of an SQLite file, so that the first connection can make the file."""
+    db_file = sqlite_path(url)
+    if db_file is not None:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -72,6 +77,7 @@ def _run(connection: Connection, revision: str, downgrade: bool) -> None:
 
 async def migrate(url: str, revision: str = "head", *, downgrade: bool = False) -> None:
     """Applies migrations; several workers starting at once take turns (PostgreSQL lock)."""
+    ensure_folder(url)
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
