@@ -4,6 +4,10 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 JS_DEPS := tests/js/node_modules/.package-lock.json
 ARGS ?=
+# Run again on python-socketio's stock path (ROOMTIMER_FAST_PATH=off) by a full `make test`.
+STOCK_PATH_TESTS := tests/controllers/test_sockets.py tests/controllers/test_sockets_js.py \
+	tests/controllers/test_broadcasts.py tests/events tests/realtime/test_compat.py \
+	tests/test_topology.py
 
 .PHONY: run test lint migrate bench clean
 
@@ -21,6 +25,9 @@ run: $(STAMP)
 
 test: $(STAMP) $(JS_DEPS)
 	$(VENV)/bin/python -m pytest -q $(ARGS)
+ifeq ($(strip $(ARGS)),)
+	ROOMTIMER_FAST_PATH=off $(VENV)/bin/python -m pytest -q $(STOCK_PATH_TESTS)
+endif
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -22,8 +22,9 @@ def run_with(connection: Connection) -> None:
 
 
 async def run_from_settings() -> None:
-    from roomtimer.config import load_settings
     from roomtimer.services.db import create_engine
+
+    from roomtimer.config import load_settings
 
     engine = create_engine(load_settings().database_url)
     async with engine.begin() as conn:

@@ -151,6 +151,25 @@ def test_production_refuses_a_missing_or_placeholder_secret(
     assert not (tmp_path / "data").exists()  # no development secret was made either
 
 
+@pytest.mark.parametrize("environment", ["staging", "test", "preview"])
+@pytest.mark.parametrize("secret", [None, "changeme", "secret"])
+def test_every_environment_but_development_refuses_a_missing_or_placeholder_secret(
+    tmp_path: Path, environment: str, secret: str | None
+) -> None:
+    env = {"APP_ENV": environment} | ({} if secret is None else {"JWT_SECRET": secret})
+    assert "JWT_SECRET" in refused(tmp_path, **env)
+    assert not (tmp_path / "data").exists()
+
+
+def test_fast_path_setting_reads_on_and_off_and_refuses_anything_else(tmp_path: Path) -> None:
+    base = {"JWT_SECRET": "a-real-secret-for-the-test", "ROOMTIMER_DATA_DIR": str(tmp_path)}
+    assert load_settings(base).fast_path is True
+    assert load_settings(base | {"ROOMTIMER_FAST_PATH": "off"}).fast_path is False
+    assert load_settings(base | {"ROOMTIMER_FAST_PATH": "ON"}).fast_path is True
+    with pytest.raises(ConfigError, match="ROOMTIMER_FAST_PATH must be on or off"):
+        load_settings(base | {"ROOMTIMER_FAST_PATH": "fast"})
+
+
 def test_production_with_a_secret(tmp_path: Path) -> None:
     settings = load(tmp_path, NODE_ENV="Production", JWT_SECRET=SECRET)
     assert (settings.production, settings.jwt_secret, settings.jwt_secret_source) == (

@@ -5,10 +5,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from roomtimer.clock import SystemClock
-
-_clock = SystemClock()
-
 
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -20,14 +16,15 @@ def json_response(
 
 
 def error_response(
+    now: int,
     status: int,
     code: str,
     message: str,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    """`{"error": {code, message, details?}, "serverTime"}` with `status`."""
+    """`{"error": {code, message, details?}, "serverTime": now}` with `status`."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
-    return json_response({"error": error, "serverTime": _clock.now_ms()}, status, headers)
+    return json_response({"error": error, "serverTime": now}, status, headers)

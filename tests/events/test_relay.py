@@ -64,5 +64,3 @@ async def test_the_first_publish_after_redis_restarts_is_not_lost(tmp_path: Path
             await watch.aclose()
         finally:
             await relay.aclose()
-
-

@@ -213,8 +213,10 @@ async def test_stop_lets_the_pass_in_progress_finish() -> None:
     scheduler.start()
     await db.started.wait()
     stopping = asyncio.create_task(scheduler.stop())
-    await asyncio.sleep(0)  # let stop() begin waiting
-    assert not stopping.done()
+    # While the pass's query runs, stop() waits for it (up to its 5 s bound): not cancelled.
+    done, _ = await asyncio.wait([stopping], timeout=0.5)
+    assert not done, "stop() returned while a pass was still running"
+    assert db.outcome == ""  # neither cancelled nor completed yet
     db.release.set()
     await stopping
     assert db.outcome == "completed"

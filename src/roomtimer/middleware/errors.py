@@ -5,6 +5,7 @@ from aiohttp.typedefs import Handler
 from loguru import logger
 from marshmallow import ValidationError
 
+from roomtimer import keys
 from roomtimer.errors import AppError, MethodNotAllowed, RateLimited
 from roomtimer.render import error_response
 
@@ -22,17 +23,17 @@ HTTP_CODES = {
 }
 
 
-def app_error_response(exc: AppError) -> web.Response:
+def app_error_response(exc: AppError, now: int) -> web.Response:
     """The response for a domain error."""
     headers: dict[str, str] = {}
     if isinstance(exc, MethodNotAllowed):
         headers["Allow"] = ", ".join(exc.allowed)
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after_s)
-    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+    return error_response(now, exc.status, exc.code, exc.message, exc.details, headers)
 
 
-def http_error_response(exc: web.HTTPException) -> web.Response:
+def http_error_response(exc: web.HTTPException, now: int) -> web.Response:
     """aiohttp's own errors (router 404/405, oversize) in the contract's shape."""
     status = exc.status
     headers = {}
@@ -44,26 +45,29 @@ def http_error_response(exc: web.HTTPException) -> web.Response:
     else:
         message = exc.reason
     code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "validation_error")
-    return error_response(status, code, message, headers=headers)
+    return error_response(now, status, code, message, headers=headers)
 
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Maps AppError, marshmallow errors and aiohttp errors; anything else is a logged 500."""
+    clock = request.app[keys.clock]
     try:
         return await handler(request)
     except AppError as exc:
-        return app_error_response(exc)
+        return app_error_response(exc, clock.now_ms())
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return error_response(400, "validation_error", "Invalid request body", messages)
+        return error_response(
+            clock.now_ms(), 400, "validation_error", "Invalid request body", messages
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return http_error_response(exc)
+        return http_error_response(exc, clock.now_ms())
     except Exception:
         logger.exception("unhandled error on {} {}", request.method, _route(request))
-        return error_response(500, "internal_error", "Internal server error")
+        return error_response(clock.now_ms(), 500, "internal_error", "Internal server error")
 
 
 def _route(request: web.Request) -> str:
