@@ -136,6 +136,39 @@ def verdict(target: tuple, ours: float | None, ratio: float | None) -> str:
     return f"{text}: {'met' if ok else 'MISSED'}"
 
 
+def values_of(records: list[dict], bench: str, figures: list, servers: tuple) -> dict:
+    """{label: {server: [value per run]}} for one bench."""
+    runs = {
+        server: [
+            r["result"]
+            for r in records
+            if r["bench"] == bench and r["server"] == server and r["result"]
+        ]
+        for server in servers
+    }
+    return {
+        label: {s: [v for v in map(figure, rs) if v is not None] for s, rs in runs.items()}
+        for label, figure, _ in figures
+    }
+
+
+def before_after_table(records: list[dict]) -> list[str]:
+    """The same run's earlier roomtimer (`--before`) against this one."""
+    rows = ["| figure | before | after | after / before |", "|---|---|---|---|"]
+    benches = (("fanout-1000", FANOUT), ("fanout-5000", FANOUT), ("finish-1000x10", FINISH))
+    for bench, figures in benches:
+        found = values_of(records, bench, figures, ("before", "roomtimer"))
+        for label, _, how in figures:
+            values = found[label]
+            old, new = combine(values["before"], how), combine(values["roomtimer"], how)
+            ratio = new / old if new is not None and old else None
+            rows.append(
+                f"| {TITLES[bench]}: {label} | {cell(values['before'], how)} | "
+                f"{cell(values['roomtimer'], how)} | {'–' if ratio is None else f'{ratio:.2f}x'} |"
+            )
+    return rows
+
+
 def standard_table(records: list[dict]) -> list[str]:
     rows = [
         "| figure | roomtimer | Node | roomtimer / Node | target (issue 5) |",
@@ -236,6 +269,9 @@ def main() -> None:
         )
     print()
     print("\n".join(cluster_table(records) if cluster else standard_table(records)))
+    if any(r["server"] == "before" for r in records):
+        print(f"\nBefore ({meta.get('before', '?')}) and after, same run:\n")
+        print("\n".join(before_after_table(records)))
     for bench, what, figure in FLOORS:
         floors = [r["result"] for r in records if r["bench"] == bench and r["result"]]
         values = [v for v in map(figure, floors) if v is not None]

@@ -9,6 +9,9 @@
 #                                              # and both floors (bench/floor.js)
 #   bash bench/run.sh --cluster [--viewers N]  # two roomtimer workers on PostgreSQL + Redis,
 #                                              # N (20000) viewers in one room split over them
+#   bash bench/run.sh --before DIR             # also an earlier roomtimer (a checkout with its
+#                                              # own .venv, e.g. a git worktree), in the same run:
+#                                              # compare.py adds a before/after table
 #
 # Env: BENCH_SHARED (default <repo>/../shared), BENCH_DATABASE_URL, BENCH_REDIS_URL (cluster),
 # BENCH_DEPS_DIR (where npm deps go when shared/ has none; default /tmp/roomtimer-bench-deps),
@@ -29,6 +32,7 @@ roomtimer="$root/.venv/bin/roomtimer"
 
 repeat=3
 mode=standard
+before=""
 cluster_viewers=20000
 rounds=20
 while [ $# -gt 0 ]; do
@@ -37,13 +41,15 @@ while [ $# -gt 0 ]; do
     --repeat) repeat="${2:?--repeat needs a number}"; shift ;;
     --cluster) mode=cluster ;;
     --viewers) cluster_viewers="${2:?--viewers needs a number}"; shift ;;
+    --before) before="$(cd "${2:?--before needs a checkout}" && pwd)"; shift ;;
     -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "bench: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
-for f in "$gen/fanout.js" "$gen/finish.js" "$peer/server.js" "$roomtimer"; do
+for f in "$gen/fanout.js" "$gen/finish.js" "$peer/server.js" "$roomtimer" \
+  ${before:+"$before/.venv/bin/roomtimer"}; do
   [ -e "$f" ] || { echo "bench: missing $f" >&2; exit 2; }
 done
 command -v node >/dev/null || { echo "bench: node is not on PATH" >&2; exit 2; }
@@ -113,9 +119,11 @@ start_server() {
   local kind="$1" dir="$2" port="$3"
   shift 3
   mkdir -p "$dir"
-  if [ "$kind" = roomtimer ]; then
+  if [ "$kind" = roomtimer ] || [ "$kind" = before ]; then
+    local program="$roomtimer"
+    [ "$kind" = before ] && program="$before/.venv/bin/roomtimer"
     env "$@" HOST=127.0.0.1 ROOMTIMER_DATA_DIR="$dir" RATE_LIMIT_MAX_REQUESTS=1000000 \
-      "$roomtimer" serve --host 127.0.0.1 --port "$port" >"$dir/server.log" 2>&1 &
+      "$program" serve --host 127.0.0.1 --port "$port" >"$dir/server.log" 2>&1 &
   else
     env "$@" PORT="$port" HOST=127.0.0.1 NODE_PATH="$peer_modules" \
       node "$peer/server.js" >"$dir/server.log" 2>&1 &
@@ -155,11 +163,13 @@ meta() {
   commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   # Uncommitted changes but the results file this script appends to.
   dirty="$(git -C "$root" status --porcelain -- . ':!bench/results' 2>/dev/null | grep -q . && echo true || echo false)"
-  printf '{"run":"%s","meta":{"mode":"%s","repeat":%s,"nproc":%s,"memMiB":%s,"cpu":"%s","kernel":"%s","python":"%s","node":"%s","commit":"%s","dirty":%s}}\n' \
+  local before_commit=""
+  [ -n "$before" ] && before_commit="$(git -C "$before" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  printf '{"run":"%s","meta":{"mode":"%s","repeat":%s,"nproc":%s,"memMiB":%s,"cpu":"%s","kernel":"%s","python":"%s","node":"%s","commit":"%s","dirty":%s,"before":"%s"}}\n' \
     "$run_id" "$mode" "$repeat" "$(nproc)" "$(free -m | awk '/^Mem:/ {print $2}')" \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//; s/"//g')" "$(uname -r)" \
     "$("$py" -c 'import platform; print(platform.python_version())')" "$(node --version)" \
-    "$commit" "$dirty" >>"$out"
+    "$commit" "$dirty" "$before_commit" >>"$out"
 }
 
 # generate DIR WHAT COMMAND...: runs one load generator, its JSON to DIR/out.json and its
@@ -179,8 +189,8 @@ bench() {
   local dir="$work/$rep-$name-$kind" port load
   load="$(cut -d' ' -f1 /proc/loadavg)" # 1-minute load before the server starts: noise hint
   port="$(free_port)"
-  if [ "$kind" = roomtimer ]; then
-    start_server roomtimer "$dir" "$port" DATABASE_URL="sqlite:///$dir/bench.db"
+  if [ "$kind" != node ]; then
+    start_server "$kind" "$dir" "$port" DATABASE_URL="sqlite:///$dir/bench.db"
   else
     start_server node "$dir" "$port"
   fi
@@ -209,12 +219,13 @@ floor() {
 
 standard() {
   meta
-  local rep first second name
+  local rep name kinds
   for rep in $(seq "$repeat"); do
-    # Alternate which server goes first, so slow drift on a shared machine evens out.
-    if [ $((rep % 2)) -eq 1 ]; then first=roomtimer second=node; else first=node second=roomtimer; fi
+    # Rotate which server goes first, so slow drift on a shared machine evens out.
+    kinds=(roomtimer node ${before:+before})
+    kinds=("${kinds[@]:$(((rep - 1) % ${#kinds[@]}))}" "${kinds[@]:0:$(((rep - 1) % ${#kinds[@]}))}")
     for name in fanout-1000 fanout-5000 finish-1000x10; do
-      for kind in "$first" "$second"; do
+      for kind in "${kinds[@]}"; do
         case "$name" in
           fanout-1000) bench "$kind" "$rep" "$name" fanout.js --viewers 1000 --rounds "$rounds" ;;
           fanout-5000) bench "$kind" "$rep" "$name" fanout.js --viewers 5000 --rounds "$rounds" ;;

@@ -89,7 +89,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
         except SocketError as exc:
             payload = public.error_event(exc.code, exc.message, self.clock.now_ms())
             await self.sockets.to_socket(sid, "error", payload)
-            return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+            return public.ack_refused(exc.code, exc.message)
 
     async def _room(self, payload: Any) -> Room:
         room = await self.room_service.find_by_token(_share_token(payload))
@@ -108,32 +108,32 @@ class ViewerNamespace(socketio.AsyncNamespace):
         state = public.room_state(room, seen.at, seen.watchers)
         await self.sockets.to_socket(sid, "room-state", state)
 
-    async def on_join_room(self, sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+    async def on_join_room(self, sid: str, payload: Any = None, *_: Any) -> public.Ack:
         """Joins the room of a share token and sends its state."""
         room = await self._room(payload)
         await self.enter_room(sid, channel(room.id))
         await self._send_state(sid, room)
         self.presence.changed(room.id)
-        return {"ok": True, "roomId": room.id}
+        return public.ack(room.id)
 
-    async def on_leave_room(self, sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+    async def on_leave_room(self, sid: str, payload: Any = None, *_: Any) -> public.Ack:
         """Leaves a joined room."""
         room = await self._joined_room(sid, payload)
         await self.leave_room(sid, channel(room.id))
         self.presence.changed(room.id)
-        return {"ok": True}
+        return public.ack()
 
-    async def on_request_sync(self, sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+    async def on_request_sync(self, sid: str, payload: Any = None, *_: Any) -> public.Ack:
         """Sends the joined room's state again."""
         room = await self._joined_room(sid, payload)
         await self._send_state(sid, room)
-        return {"ok": True}
+        return public.ack()
 
     async def on_ping(self, sid: str, *_: Any) -> public.ServerTime | None:
         """The server clock: as the ack, or as a `pong` event without one."""
         now = public.server_time(self.clock.now_ms())
         server = self.server
-        if isinstance(server, RoomtimerServer) and server.acks_known:
+        if isinstance(server, RoomtimerServer) and server.hooks_ok:
             if ack_wanted.get():
                 return now
             await self.sockets.to_socket(sid, "pong", now)

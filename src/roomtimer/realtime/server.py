@@ -32,7 +32,7 @@ class ServingPath:
 
     fast: bool
     reason: str
-    acks_known: bool  # whether handlers can tell an event with an ack from one without
+    hooks_ok: bool  # whether handlers can tell an event with an ack from one without
 
 
 def choose_path(settings: Settings) -> ServingPath:
@@ -55,7 +55,7 @@ def choose_path(settings: Settings) -> ServingPath:
 class RoomtimerServer(socketio.AsyncServer):
     """AsyncServer whose handlers can tell an event with an ack from one without."""
 
-    acks_known = False  # set by create_socket_server when compat found the hooks' names
+    hooks_ok = False  # set by create_socket_server when compat found the hooks' names
 
     # python-socketio 5.18 runs each event through this method with the ack id (None when
     # the client wants no ack); checked by compat and by tests/controllers/test_sockets.py.
@@ -67,7 +67,7 @@ class RoomtimerServer(socketio.AsyncServer):
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         await super()._handle_eio_disconnect(eio_sid, reason)
-        if not self.acks_known:
+        if not self.hooks_ok:
             return
         # python-engineio leaves a polling client's pending long-poll open for up to 45 s after
         # the client closes (the Node server answers it with `close`): answer it now, so the
@@ -99,7 +99,7 @@ def create_socket_server(
         engineio_logger=False,
         transports=["polling", "websocket"],
     )
-    server.acks_known = path.acks_known
+    server.hooks_ok = path.hooks_ok
     return server
 
 

@@ -105,6 +105,19 @@ class ErrorEvent(TypedDict):
     roomId: NotRequired[str]
 
 
+class AckError(TypedDict):
+    code: str
+    message: str
+
+
+class Ack(TypedDict):
+    """The ack of `join-room` (with `roomId`), `leave-room` and `request-sync`."""
+
+    ok: bool
+    roomId: NotRequired[str]
+    error: NotRequired[AckError]
+
+
 class ServerTime(TypedDict):
     """The `ping` ack and the `pong` event."""
 
@@ -255,6 +268,16 @@ def health(found: dict[str, str], now: int) -> HealthPublic:
     """GET /health: `ok` when every dependency is."""
     healthy = all(value == "ok" for value in found.values())
     return {"status": "ok" if healthy else "unavailable", "checks": found, "serverTime": now}
+
+
+def ack(room_id: str | None = None) -> Ack:
+    """A request that succeeded (`join-room` also names the room)."""
+    return {"ok": True} if room_id is None else {"ok": True, "roomId": room_id}
+
+
+def ack_refused(code: str, message: str) -> Ack:
+    """A request that failed, as the ack carries it."""
+    return {"ok": False, "error": {"code": code, "message": message}}
 
 
 def server_time(now: int) -> ServerTime:

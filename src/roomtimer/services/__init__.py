@@ -1,1 +1,1 @@
-"""Use cases: rooms, timers, scheduling, broadcasting; no HTTP."""
+"""Use cases: rooms, timers, scheduling, presence, stats. No HTTP, no socket library."""
