@@ -87,6 +87,7 @@ FLOORS = [
         dig("latenessMs", "p99"),
     ),
 ]
+PAGE = ("joinCpuMsPerViewer", "pingBurstCpuMsPerViewer", "burstShareOfJoin")
 TITLES = {
     "fanout-1000": "fan-out 1000",
     "fanout-5000": "fan-out 5000",
@@ -277,6 +278,18 @@ def main() -> None:
         values = [v for v in map(figure, floors) if v is not None]
         if values:
             print(f"\n{what}: {cell(values, 'median')} ms.", end="")
+    pages = [r["result"] for r in records if r["bench"] == "viewer-page-500" and r["result"]]
+    if pages:
+        figure = {k: [p[k] for p in pages if p.get(k) is not None] for k in PAGE}
+        print(
+            f"\n\nViewer page, {pages[0]['viewers']} page-shaped viewers (bench/viewer_page.js): "
+            f"connect + join {cell(figure['joinCpuMsPerViewer'], 'median')} ms of server CPU "
+            f"per viewer; the clock-sync burst of {pages[0]['pingsPerViewer']} pings "
+            f"{cell(figure['pingBurstCpuMsPerViewer'], 'median')} ms per viewer "
+            f"({cell([100 * v for v in figure['burstShareOfJoin']], 'median')} % of a join); "
+            f"ping round trip p50 {cell([p['pingRttMs']['p50'] for p in pages], 'median')} ms.",
+            end="",
+        )
     print()
     bad = [r for r in records if r["exit"] != 0 or not r["result"] or r.get("serverLogErrors")]
     if bad:

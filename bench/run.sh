@@ -6,7 +6,9 @@
 #   bash bench/run.sh [--quick] [--repeat R]   # fanout 1000 + 5000 viewers (20 rounds) and
 #                                              # finish 1000 timers x 10 viewers, R times
 #                                              # (default 3, --quick 1), alternating servers,
-#                                              # and both floors (bench/floor.js)
+#                                              # 500 viewer-page-shaped viewers on roomtimer
+#                                              # (bench/viewer_page.js), and both floors
+#                                              # (bench/floor.js)
 #   bash bench/run.sh --cluster [--viewers N]  # two roomtimer workers on PostgreSQL + Redis,
 #                                              # N (20000) viewers in one room split over them
 #   bash bench/run.sh --before DIR             # also an earlier roomtimer (a checkout with its
@@ -79,6 +81,7 @@ deps_for() { # dir package -> prints a node_modules directory holding package
 }
 gen_modules="$(deps_for "$gen" ws)"
 peer_modules="$(deps_for "$peer" socket.io)"
+client_modules="$(deps_for "$root/tests/js" socket.io-client)" # the stock client (viewer_page.js)
 
 date_utc="$(date -u +%Y-%m-%d)"
 run_id="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -195,8 +198,10 @@ bench() {
     start_server node "$dir" "$port"
   fi
   echo "bench: rep $rep/$repeat  $name  $kind (pid $server_pid, port $port)" >&2
-  generate "$dir" "$name on $kind" env NODE_PATH="$gen_modules" timeout 900 \
-    node "$gen/$script" --url "http://127.0.0.1:$port" --pid "$server_pid" "$@"
+  case "$script" in */*) ;; *) script="$gen/$script" ;; esac # ours by path, else shared's
+  generate "$dir" "$name on $kind" env NODE_PATH="$gen_modules:$client_modules" \
+    BENCH_LIB="$gen/lib" timeout 900 \
+    node "$script" --url "http://127.0.0.1:$port" --pid "$server_pid" "$@"
   cleanup
   record "\"server\":\"$kind\",\"rep\":$rep,\"bench\":\"$name\",\"loadBefore\":$load" \
     "$rc" "$dir/out.json" "$dir/server.log"
@@ -233,6 +238,8 @@ standard() {
         esac
       done
     done
+    # The viewer page's own connect, join and clock-sync burst (roomtimer serves the page).
+    bench roomtimer "$rep" viewer-page-500 "$here/viewer_page.js" --viewers 500 --pings 8
     floor "$rep" fanout-floor --events 1 --viewers 5000
     floor "$rep" finish-floor --events 1000 --viewers 10
   done

@@ -18,6 +18,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_put("/api/rooms/{key}", rooms.update_room)
     r.add_delete("/api/rooms/{key}", rooms.delete_room)
     r.add_post("/api/rooms/{id}/share-token", rooms.rotate_share_token)
+    r.add_put("/api/rooms/{id}/message", rooms.set_message)
     r.add_post("/api/rooms/{id}/timers", timers.create_timer)
     r.add_put("/api/timers/{id}", timers.update_timer)
     r.add_delete("/api/timers/{id}", timers.delete_timer)

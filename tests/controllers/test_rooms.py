@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from tests.middleware.helpers import assert_error, assert_server_time
-from tests.support.app import Api, RunningApp
+from tests.support.app import Api, RunningApp, make_token
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 ROOM_KEYS = {"id", "name", "description", "shareToken", "ownerId", "createdAt", "updatedAt"}
@@ -94,7 +94,7 @@ async def test_list_shows_only_the_callers_rooms(app: RunningApp, api: Api) -> N
     await api.call("POST", "/api/rooms", {"name": "Bob's"}, token=app.token("bob"))
     reply = await api.call("GET", "/api/rooms")
     assert reply.status == 200
-    assert set(reply.body) == {"rooms", "serverTime"}
+    assert set(reply.body) == {"rooms", "next", "serverTime"}
     assert_server_time(reply.body)
     rooms = reply.body["rooms"]
     assert {r["id"] for r in rooms} == {first["id"], second["id"]}
@@ -111,7 +111,7 @@ async def test_anyone_gets_room_state_by_share_token(app: RunningApp, api: Api) 
     reply = await api.call("GET", f"/api/rooms/{room['shareToken']}", token=None)
     assert reply.status == 200
     state = reply.body
-    assert set(state) == {"room", "timers", "userCount", "serverTime"}
+    assert set(state) == {"room", "timers", "message", "userCount", "serverTime"}
     assert_server_time(state)
     # Viewers see neither the owner nor the capability itself.
     assert state["room"] == {"id": room["id"], "name": "Stage", "description": "Main"}
@@ -239,3 +239,58 @@ async def test_rotation_by_another_owner_or_of_unknown_room(app: RunningApp, api
     assert_error(await api.call("POST", unknown), 404, "not_found")
     still = await api.call("GET", f"/api/rooms/{room['shareToken']}", token=None)
     assert still.status == 200
+
+
+async def test_a_few_rooms_come_on_one_page_with_no_next(api: Api) -> None:
+    await api.room(name="Only")
+    reply = await api.call("GET", "/api/rooms")
+    assert reply.status == 200
+    assert [r["name"] for r in reply.body["rooms"]] == ["Only"]
+    assert reply.body["next"] is None
+
+
+async def test_pages_follow_the_cursor_oldest_first_until_next_is_null(api: Api) -> None:
+    names = [f"Room {n:02d}" for n in range(7)]
+    for name in names:
+        await api.room(name=name)
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        query = "?limit=3" + (f"&after={cursor}" if cursor else "")
+        reply = await api.call("GET", "/api/rooms" + query)
+        assert reply.status == 200, reply.body
+        assert len(reply.body["rooms"]) <= 3
+        seen += [r["name"] for r in reply.body["rooms"]]
+        pages += 1
+        cursor = reply.body["next"]
+        if cursor is None:
+            break
+    assert (seen, pages) == (names, 3)
+    # An owner's cursor shows nobody else's rooms.
+    async with Api(api.base_url, make_token("bob")) as bob:
+        await bob.room(name="Bob's")
+        first = (await api.call("GET", "/api/rooms?limit=6")).body
+        rest = (await api.call("GET", f"/api/rooms?after={first['next']}")).body
+        assert [r["name"] for r in rest["rooms"]] == names[6:] and rest["next"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=ten", "limit"),
+        ("limit=1&limit=2", "limit"),
+        ("after=not-a-cursor", "after"),
+        ("after=", "after"),
+        ("colour=red", "colour"),
+    ],
+)
+async def test_a_bad_page_query_is_a_400_naming_the_parameter(
+    api: Api, query: str, field: str
+) -> None:
+    reply = await api.call("GET", f"/api/rooms?{query}")
+    assert reply.status == 400, reply.body
+    assert reply.body["error"]["code"] == "validation_error"
+    assert field in reply.body["error"]["details"]

@@ -82,7 +82,7 @@ async def test_join_sends_room_state_then_acks(
     ack = await viewer.join(room["shareToken"])
     assert ack == {"ok": True, "roomId": room["id"]}
     [state] = viewer.events("room-state")  # already there when the ack arrived
-    assert set(state) == {"room", "timers", "userCount", "serverTime"}
+    assert set(state) == {"room", "timers", "message", "userCount", "serverTime"}
     assert state["room"] == {"id": room["id"], "name": "Hall B", "description": "Talks"}
     assert [t["id"] for t in state["timers"]] == [first["id"], second["id"]]
     assert all(TIMER_KEYS <= set(t) for t in state["timers"])

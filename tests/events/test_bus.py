@@ -107,6 +107,27 @@ async def test_a_room_deleted_on_worker_a_empties_the_room_on_worker_b(
         await viewer.close()
 
 
+async def test_a_room_message_set_on_worker_a_reaches_a_viewer_on_worker_b(
+    two_workers: list[RunningApp],
+) -> None:
+    a, b = two_workers
+    viewer = await Viewer(b.url).connect()
+    try:
+        async with Api(a.url, a.token()) as api:
+            room = await api.room()
+            await viewer.join(room["shareToken"])
+            await viewer.next("room-state")
+            body = {"text": "Five minutes", "visible": True}
+            reply = await api.call("PUT", f"/api/rooms/{room['id']}/message", body)
+            assert reply.status == 200
+        assert await viewer.next("room-message") == reply.body
+        await viewer.client.emit("request-sync", {"shareToken": room["shareToken"]})
+        state = await viewer.next("room-state")
+        assert state["message"]["text"] == "Five minutes"  # read back on B from the database
+    finally:
+        await viewer.close()
+
+
 async def test_an_output_that_fails_does_not_keep_the_event_from_the_next() -> None:
     bus = EventBus(Metrics())
     received: list[str] = []

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError
 
 from roomtimer import keys
 from roomtimer.errors import InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
@@ -54,6 +54,21 @@ def load(request: web.Request, schema: Schema) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationFailed(details={"_schema": ["Request body must be a JSON object."]})
     loaded: dict[str, Any] = schema.load(data)
+    return loaded
+
+
+def load_query(request: web.Request, schema: Schema) -> dict[str, Any]:
+    """The query string validated by `schema` (400 validation_error naming the parameter)."""
+    query = request.rel_url.query
+    repeated = sorted({key for key in query if len(query.getall(key)) > 1})
+    if repeated:
+        raise ValidationFailed(
+            "Invalid query", details={key: ["Give this parameter once."] for key in repeated}
+        )
+    try:
+        loaded: dict[str, Any] = schema.load(dict(query))
+    except ValidationError as exc:
+        raise ValidationFailed("Invalid query", details=exc.normalized_messages()) from None
     return loaded
 
 

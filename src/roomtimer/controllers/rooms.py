@@ -3,13 +3,15 @@
 from aiohttp import web
 
 from roomtimer import keys
-from roomtimer.controllers.parsing import load, load_owned, path_key
+from roomtimer.controllers.parsing import load, load_owned, load_query, path_key
 from roomtimer.middleware.auth import require_owner
 from roomtimer.render import json_response
 from roomtimer.schemas import public, requests
 
 room_create = requests.RoomCreate()
 room_update = requests.RoomUpdate()
+message_update = requests.MessageUpdate()
+room_page = requests.RoomPage()
 empty = requests.Empty()
 
 
@@ -26,7 +28,8 @@ async def create_room(request: web.Request) -> web.Response:
 async def list_rooms(request: web.Request) -> web.Response:
     """GET /api/rooms"""
     owner = require_owner(request)
-    rooms = await request.app[keys.rooms].list_owned(owner_id=owner)
+    query = load_query(request, room_page)
+    rooms = await request.app[keys.rooms].list_owned(owner_id=owner, **query)
     return json_response(public.room_list(rooms.value, rooms.at))
 
 
@@ -66,3 +69,15 @@ async def rotate_share_token(request: web.Request) -> web.Response:
     await load_owned(request, empty, lambda: rooms.check_owner(owner_id=owner, room_id=room_id))
     room = await rooms.rotate_share_token(owner_id=owner, room_id=room_id)
     return json_response(public.room_reply(room.value, room.at))
+
+
+async def set_message(request: web.Request) -> web.Response:
+    """PUT /api/rooms/{id}/message"""
+    owner = require_owner(request)
+    room_id = path_key(request, "id")
+    rooms = request.app[keys.rooms]
+    body = await load_owned(
+        request, message_update, lambda: rooms.check_owner(owner_id=owner, room_id=room_id)
+    )
+    room = await rooms.set_message(owner_id=owner, room_id=room_id, **body)
+    return json_response(public.room_message_event(room.value, room.at))

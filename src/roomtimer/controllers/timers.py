@@ -28,6 +28,8 @@ async def create_timer(request: web.Request) -> web.Response:
         label=body["label"],
         duration_ms=body["duration_ms"],
         position=body.get("position"),
+        warn_at_ms=body.get("warn_at_ms"),
+        danger_at_ms=body.get("danger_at_ms"),
     )
     return json_response(public.timer_event(timer.value, timer.at), 201)
 

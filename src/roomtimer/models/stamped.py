@@ -21,3 +21,11 @@ class Audience(Generic[T]):
     value: T
     watchers: int
     at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """Some of a longer list, and the cursor of what follows (None at the end)."""
+
+    items: list[T]
+    next: str | None

@@ -1,6 +1,6 @@
 """SQLAlchemy tables. Times are integer epoch milliseconds, exact on every database."""
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Named constraints so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -26,6 +26,11 @@ class Room(Base):
     owner_id: Mapped[str] = mapped_column(String(255), index=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    # The room message shown on viewer screens; blackout hides the timers there.
+    message_text: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    message_visible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    message_blackout: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    message_updated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     timers: Mapped[list["Timer"]] = relationship(
         back_populates="room",
@@ -47,6 +52,9 @@ class Timer(Base):
     remaining_ms: Mapped[int] = mapped_column(BigInteger)
     ends_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Remaining time at which a running timer enters its warning and danger phases.
+    warn_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    danger_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     position: Mapped[int] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[int] = mapped_column(BigInteger)

@@ -115,4 +115,20 @@ def set_duration(state: TimerState, duration_ms: int) -> TimerState:
     return replace(state, duration_ms=duration_ms)
 
 
+def threshold_problems(
+    duration_ms: int, warn_at_ms: int | None, danger_at_ms: int | None
+) -> dict[str, list[str]]:
+    """What is wrong with phase thresholds (field -> messages); empty when they hold.
+
+    Each is a remaining time within 1..durationMs, and danger comes after warning.
+    """
+    problems: dict[str, list[str]] = {}
+    for field, value in (("warnAtMs", warn_at_ms), ("dangerAtMs", danger_at_ms)):
+        if value is not None and not 1 <= value <= duration_ms:
+            problems[field] = [f"Must be between 1 and durationMs ({duration_ms})."]
+    if warn_at_ms is not None and danger_at_ms is not None and danger_at_ms >= warn_at_ms:
+        problems.setdefault("dangerAtMs", []).append("Must be less than warnAtMs.")
+    return problems
+
+
 COMMANDS = {"start": start, "pause": pause, "reset": reset}

@@ -12,6 +12,7 @@ from typing import Any, NotRequired, TypedDict
 from sqlalchemy import Row
 
 from roomtimer.models import timer_machine as machine
+from roomtimer.models.stamped import Page
 from roomtimer.models.stats import SocketStats
 from roomtimer.models.tables import Room, Timer
 
@@ -28,6 +29,8 @@ class TimerPublic(TypedDict):
     remainingMs: int
     endsAt: int | None
     finishedAt: int | None
+    warnAtMs: int | None
+    dangerAtMs: int | None
     position: int
     version: int
     createdAt: str
@@ -59,6 +62,7 @@ class RoomReply(RoomPublic):
 
 class RoomList(TypedDict):
     rooms: list[RoomPublic]
+    next: str | None
     serverTime: int
 
 
@@ -68,11 +72,27 @@ class RoomInfo(TypedDict):
     description: str
 
 
+class RoomMessage(TypedDict):
+    """What viewer screens show over the timers; `blackout` hides the timers."""
+
+    text: str
+    visible: bool
+    blackout: bool
+    updatedAt: str | None
+
+
+class RoomMessageEvent(RoomMessage):
+    """`room-message`, and the reply of PUT /api/rooms/{id}/message."""
+
+    serverTime: int
+
+
 class RoomStatePublic(TypedDict):
     """`room-state`, and GET /api/rooms/{shareToken}: what a viewer sees."""
 
     room: RoomInfo
     timers: list[TimerPublic]
+    message: RoomMessage
     userCount: int
     serverTime: int
 
@@ -151,6 +171,7 @@ ROOM_EVENTS: dict[str, type] = {
     "timer-deleted": TimerDeleted,
     "timer-finished": TimerEvent,
     "room-updated": RoomUpdated,
+    "room-message": RoomMessageEvent,
     "room-deleted": RoomDeleted,
     "user-count": UserCount,
     "error": ErrorEvent,
@@ -178,6 +199,8 @@ def timer_public(timer: TimerLike, now: int) -> TimerPublic:
         else timer.remaining_ms,
         "endsAt": timer.ends_at if running else None,
         "finishedAt": timer.finished_at,
+        "warnAtMs": timer.warn_at_ms,
+        "dangerAtMs": timer.danger_at_ms,
         "position": timer.position,
         "version": timer.version,
         "createdAt": iso(timer.created_at),
@@ -209,9 +232,13 @@ def room_reply(room: Room, now: int) -> RoomReply:
     return {**room_public(room, now), "serverTime": now}  # type: ignore[typeddict-item]
 
 
-def room_list(rooms: list[Room], now: int) -> RoomList:
-    """GET /api/rooms."""
-    return {"rooms": [room_public(r, now) for r in rooms], "serverTime": now}
+def room_list(page: Page[Room], now: int) -> RoomList:
+    """GET /api/rooms: one page, and the cursor of the next (`null` at the end)."""
+    return {
+        "rooms": [room_public(r, now) for r in page.items],
+        "next": page.next,
+        "serverTime": now,
+    }
 
 
 def room_state(room: Room, now: int, user_count: int) -> RoomStatePublic:
@@ -219,9 +246,26 @@ def room_state(room: Room, now: int, user_count: int) -> RoomStatePublic:
     return {
         "room": {"id": room.id, "name": room.name, "description": room.description},
         "timers": [timer_public(t, now) for t in room.timers],
+        "message": room_message(room),
         "userCount": user_count,
         "serverTime": now,
     }
+
+
+def room_message(room: Room) -> RoomMessage:
+    """The room's message as RoomState carries it."""
+    updated = room.message_updated_at
+    return {
+        "text": room.message_text,
+        "visible": room.message_visible,
+        "blackout": room.message_blackout,
+        "updatedAt": None if updated is None else iso(updated),
+    }
+
+
+def room_message_event(room: Room, now: int) -> RoomMessageEvent:
+    """`room-message`, and the reply of PUT /api/rooms/{id}/message."""
+    return {**room_message(room), "serverTime": now}  # type: ignore[typeddict-item]
 
 
 def room_updated(room: Room, now: int) -> RoomUpdated:

@@ -19,6 +19,15 @@ class Trimmed(fields.String):
         return text
 
 
+class StrictBool(fields.Boolean):
+    """A JSON boolean: no 0/1 or strings."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean.")
+        return value
+
+
 class StrictInt(fields.Integer):
     """A JSON integer: no floats, strings or booleans."""
 
@@ -29,6 +38,11 @@ class StrictInt(fields.Integer):
         if isinstance(value, bool):
             raise ValidationError("Not a valid integer.")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _no_nul(text: str) -> None:
+    if "\x00" in text:
+        raise ValidationError("Must not contain NUL characters.")
 
 
 class Strict(Schema):
@@ -62,16 +76,26 @@ def _position() -> StrictInt:
     return StrictInt(validate=validate.Range(0, POSITION_MAX))
 
 
+def _threshold(name: str) -> StrictInt:
+    """A phase threshold: remaining time in ms, or null for none (checked against the
+    duration by the use case, which knows the stored one on a PUT)."""
+    return StrictInt(data_key=name, allow_none=True, validate=validate.Range(1, DURATION_MAX_MS))
+
+
 class TimerCreate(Strict):
     label = _name(required=True)
     duration_ms = _duration(required=True)
     position = _position()
+    warn_at_ms = _threshold("warnAtMs")
+    danger_at_ms = _threshold("dangerAtMs")
 
 
 class TimerUpdate(Strict):
     label = _name(required=False)
     duration_ms = _duration(required=False)
     position = _position()
+    warn_at_ms = _threshold("warnAtMs")
+    danger_at_ms = _threshold("dangerAtMs")
 
 
 class TimerAdjust(Strict):
@@ -80,6 +104,21 @@ class TimerAdjust(Strict):
         data_key="deltaMs",
         validate=validate.Range(-DURATION_MAX_MS, DURATION_MAX_MS),
     )
+
+
+class MessageUpdate(Strict):
+    """PUT /api/rooms/{id}/message: `blackout` left out means off."""
+
+    text = fields.String(required=True, validate=[validate.Length(0, 200), _no_nul])
+    visible = StrictBool(required=True)
+    blackout = StrictBool(load_default=False)
+
+
+class RoomPage(Strict):
+    """GET /api/rooms's query: `limit` (1..500, default 100) and the `after` cursor."""
+
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    after = fields.String(load_default=None, validate=validate.Length(1, 200))
 
 
 class Empty(Strict):

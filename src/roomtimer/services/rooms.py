@@ -1,17 +1,19 @@
 """Rooms: create, list, view, change, delete, rotate the share token."""
 
+import base64
+import binascii
 import secrets
 import uuid
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from roomtimer.clock import Clock
-from roomtimer.errors import Forbidden, NotFound
+from roomtimer.errors import Forbidden, NotFound, ValidationFailed
 from roomtimer.events.bus import EventBus, RoomEvents
 from roomtimer.infra.coalesce import Coalescer
-from roomtimer.models.stamped import Audience, Stamped
+from roomtimer.models.stamped import Audience, Page, Stamped
 from roomtimer.models.tables import Room
 from roomtimer.schemas import public
 from roomtimer.services.presence import Presence
@@ -20,6 +22,23 @@ from roomtimer.services.presence import Presence
 _BY_TOKEN = (
     select(Room).where(Room.share_token == bindparam("token")).options(selectinload(Room.timers))
 )
+
+
+def encode_cursor(created_at: int, room_id: str) -> str:
+    """An opaque cursor: the last room's sort key."""
+    return base64.urlsafe_b64encode(f"{created_at}:{room_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """The sort key of a cursor (400 `validation_error` on `after` when it is not one)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, room_id = raw.split(":", 1)
+        return int(created_at), room_id
+    except (ValueError, binascii.Error):  # bad base64 or UTF-8, no colon, no number
+        raise ValidationFailed(
+            "Invalid query", details={"after": ["Not a cursor from a previous page."]}
+        ) from None
 
 
 def new_share_token() -> str:
@@ -75,16 +94,21 @@ class RoomService:
             session.add(room)
         return Stamped(room, now)
 
-    async def list_owned(self, *, owner_id: str) -> Stamped[list[Room]]:
-        """Every room of `owner_id`, oldest first."""
+    async def list_owned(
+        self, *, owner_id: str, limit: int, after: str | None = None
+    ) -> Stamped[Page[Room]]:
+        """At most `limit` rooms of `owner_id`, oldest first, from after the `after` cursor."""
+        query = select(Room).where(Room.owner_id == owner_id)
+        if after is not None:
+            created_at, room_id = decode_cursor(after)
+            query = query.where(tuple_(Room.created_at, Room.id) > tuple_(created_at, room_id))
+        query = query.options(selectinload(Room.timers)).order_by(Room.created_at, Room.id)
         async with self.db() as session:
-            rooms = await session.scalars(
-                select(Room)
-                .where(Room.owner_id == owner_id)
-                .options(selectinload(Room.timers))
-                .order_by(Room.created_at, Room.id)
-            )
-            return Stamped(list(rooms), self.clock.now_ms())
+            rooms = list(await session.scalars(query.limit(limit + 1)))
+        more = len(rooms) > limit
+        rooms = rooms[:limit]
+        cursor = encode_cursor(rooms[-1].created_at, rooms[-1].id) if more else None
+        return Stamped(Page(rooms, cursor), self.clock.now_ms())
 
     async def find_by_token(self, share_token: str) -> Room | None:
         """The room behind a share token, with its timers (read-only: it may be shared)."""
@@ -137,6 +161,18 @@ class RoomService:
             room_id, "room-deleted", public.room_deleted(room_id, self.clock.now_ms())
         )
         self.presence.forget(room_id)
+
+    async def set_message(
+        self, *, owner_id: str, room_id: str, text: str, visible: bool, blackout: bool
+    ) -> Stamped[Room]:
+        """Sets the message (and blackout) of the room's viewer screens and tells them."""
+        async with self.db.begin() as session:
+            room = await owned_room(session, room_id, owner_id)
+            now = self.clock.now_ms()
+            room.message_text, room.message_visible = text, visible
+            room.message_blackout, room.message_updated_at = blackout, now
+        await self.bus.publish(room.id, "room-message", public.room_message_event(room, now))
+        return Stamped(room, now)
 
     async def rotate_share_token(self, *, owner_id: str, room_id: str) -> Stamped[Room]:
         """Replaces the share token; sockets that joined with the old one are removed."""

@@ -54,6 +54,12 @@ def state_of(timer: Timer) -> machine.TimerState:
     )
 
 
+def _check_thresholds(duration_ms: int, warn_at_ms: int | None, danger_at_ms: int | None) -> None:
+    problems = machine.threshold_problems(duration_ms, warn_at_ms, danger_at_ms)
+    if problems:
+        raise ValidationFailed(details=problems)
+
+
 def _columns(state: machine.TimerState) -> dict[str, Any]:
     fields = asdict(state)
     fields["status"] = str(state.status)
@@ -81,11 +87,20 @@ class TimerService:
             await owned_timer(session, timer_id, owner_id)
 
     async def create(
-        self, *, owner_id: str, room_id: str, label: str, duration_ms: int, position: int | None
+        self,
+        *,
+        owner_id: str,
+        room_id: str,
+        label: str,
+        duration_ms: int,
+        position: int | None,
+        warn_at_ms: int | None = None,
+        danger_at_ms: int | None = None,
     ) -> Stamped[Timer]:
         """Adds an idle timer to a room (at most 100 a room)."""
         async with self.db.begin() as session:
             room = await owned_room(session, room_id, owner_id, lock=True)
+            _check_thresholds(duration_ms, warn_at_ms, danger_at_ms)
             count, highest = (
                 await session.execute(
                     select(func.count(Timer.id), func.max(Timer.position)).where(
@@ -103,6 +118,8 @@ class TimerService:
                 room_id=room.id,
                 label=label,
                 position=position if position is not None else (highest + 1 if count else 0),
+                warn_at_ms=warn_at_ms,
+                danger_at_ms=danger_at_ms,
                 created_at=now,
                 updated_at=now,
                 **_columns(machine.new(duration_ms)),
@@ -114,7 +131,15 @@ class TimerService:
     async def update(
         self, *, owner_id: str, timer_id: str, changes: dict[str, Any]
     ) -> Stamped[Timer]:
-        """Changes label, duration or position (duration applies to an idle timer now)."""
+        """Changes label, duration, position or thresholds (duration applies to an idle
+        timer now; thresholds are checked against the duration the timer ends up with)."""
+
+        def check(timer: Timer) -> None:
+            _check_thresholds(
+                changes.get("duration_ms", timer.duration_ms),
+                changes.get("warn_at_ms", timer.warn_at_ms),
+                changes.get("danger_at_ms", timer.danger_at_ms),
+            )
 
         def change(state: machine.TimerState, now: int) -> machine.TimerState:
             if not changes:
@@ -124,7 +149,7 @@ class TimerService:
             return replace(state, version=state.version + 1)
 
         fields = {k: v for k, v in changes.items() if k != "duration_ms"}
-        return await self._write(owner_id, timer_id, change, fields)
+        return await self._write(owner_id, timer_id, change, fields, check)
 
     async def command(
         self, *, owner_id: str, timer_id: str, name: str, delta_ms: int | None = None
@@ -148,13 +173,20 @@ class TimerService:
         await self.bus.publish(timer.room_id, "timer-deleted", payload)
 
     async def _write(
-        self, owner_id: str, timer_id: str, change: Change, fields: dict[str, Any] | None = None
+        self,
+        owner_id: str,
+        timer_id: str,
+        change: Change,
+        fields: dict[str, Any] | None = None,
+        check: Callable[[Timer], None] | None = None,
     ) -> Stamped[Timer]:
         """Settles a passed deadline, applies `change`, saves it guarded by version, broadcasts."""
         fields = fields or {}
         for _ in range(MAX_ATTEMPTS):
             async with self.db.begin() as session:
                 timer = await owned_timer(session, timer_id, owner_id)
+                if check is not None:
+                    check(timer)
                 now = self.clock.now_ms()
                 before = state_of(timer)
                 settled = machine.settle(before, now)
