@@ -6,7 +6,8 @@ JS_DEPS := tests/js/node_modules/.package-lock.json
 ARGS ?=
 # Run again on python-socketio's stock path (ROOMTIMER_FAST_PATH=off) by a full `make test`.
 STOCK_PATH_TESTS := tests/controllers/test_sockets.py tests/controllers/test_sockets_js.py \
-	tests/controllers/test_broadcasts.py tests/events tests/realtime/test_compat.py \
+	tests/controllers/test_broadcasts.py tests/controllers/test_control_socket.py tests/events \
+	tests/realtime/test_compat.py \
 	tests/test_topology.py
 
 .PHONY: run test lint migrate bench clean

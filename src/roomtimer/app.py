@@ -1,6 +1,7 @@
 """The application factory: builds everything, opens nothing until startup."""
 
 from collections.abc import AsyncIterator
+from functools import partial
 
 import aiohttp_cors
 from aiohttp import web
@@ -13,7 +14,9 @@ from roomtimer.config import Settings
 from roomtimer.controllers.sockets import ViewerNamespace
 from roomtimer.events.bus import EventBus
 from roomtimer.events.relay import RedisRelay
+from roomtimer.events.streams import RoomStreams
 from roomtimer.infra import db as database
+from roomtimer.infra import tokens
 from roomtimer.infra.cluster import ClusterCounts, ClusterGate
 from roomtimer.infra.metrics import Metrics
 from roomtimer.middleware.body import body_middleware
@@ -21,6 +24,7 @@ from roomtimer.middleware.errors import errors_middleware
 from roomtimer.middleware.observability import observability_middleware
 from roomtimer.middleware.ratelimit import create_limiter, rate_item, rate_limit_middleware
 from roomtimer.middleware.security import add_security_headers
+from roomtimer.realtime.control import ControlSockets
 from roomtimer.realtime.rooms import SocketRooms
 from roomtimer.realtime.server import choose_path, close_all_sockets, create_socket_server
 from roomtimer.routes import setup_routes
@@ -51,16 +55,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.scheduler] = scheduler = Scheduler(db, clock, bus, metrics)
     app[keys.rooms] = RoomService(db, clock, bus, presence)
     app[keys.timers] = TimerService(db, clock, bus, scheduler)
-    app[keys.sio].register_namespace(
-        ViewerNamespace(app[keys.rooms], presence, app[keys.socket_rooms], clock)
-    )
+    _setup_namespace(app)
     setup_routes(app)
     _setup_cors(app, settings)
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.extend(
         [_database, _redis, _limiter, _relay, _cluster, _presence, _scheduler, _announce_path]
     )
-    app.on_shutdown.append(_close_sockets)
+    app.on_shutdown.extend([_end_streams, _close_sockets])
     return app
 
 
@@ -76,11 +78,25 @@ def _setup_event_path(app: web.Application) -> None:
     sio.attach(app)
     app[keys.sio] = sio
     app[keys.socket_rooms] = sockets = SocketRooms(sio)
+    app[keys.room_streams] = streams = RoomStreams()
     app[keys.bus] = bus = EventBus(metrics)
     bus.subscribe(sockets)
+    bus.subscribe(streams)
     if settings.redis_url:
         app[keys.relay] = bus.relay = RedisRelay(settings.redis_url, bus)
     app[keys.presence] = Presence(bus, app[keys.clock], sockets)
+
+
+def _setup_namespace(app: web.Application) -> None:
+    """Viewers and owners' control sockets share the default namespace; the control
+    sockets are an output of the bus too."""
+    rooms = app[keys.rooms]
+    app[keys.control_sockets] = control = ControlSockets(app[keys.sio], rooms.owner_of)
+    app[keys.bus].subscribe(control)
+    verify = partial(tokens.verify, app[keys.settings].jwt_secret)
+    sockets, presence, clock = app[keys.socket_rooms], app[keys.presence], app[keys.clock]
+    namespace = ViewerNamespace(rooms, presence, sockets, control, verify, clock)
+    app[keys.sio].register_namespace(namespace)
 
 
 def _setup_cors(app: web.Application, settings: Settings) -> None:
@@ -170,6 +186,11 @@ async def _announce_path(app: web.Application) -> AsyncIterator[None]:
     name = "fast path" if path.fast else "stock python-socketio path"
     logger.info("Socket.IO delivery: {} ({})", name, path.reason)
     yield
+
+
+async def _end_streams(app: web.Application) -> None:
+    """On SIGTERM/SIGINT: end every event stream (clients reconnect, to another worker)."""
+    app[keys.room_streams].end_all()
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -8,8 +8,10 @@ from roomtimer.clock import Clock
 from roomtimer.config import Settings
 from roomtimer.events.bus import EventBus
 from roomtimer.events.relay import RedisRelay
+from roomtimer.events.streams import RoomStreams
 from roomtimer.infra.metrics import Metrics
 from roomtimer.infra.ratelimit import Limiter
+from roomtimer.realtime.control import ControlSockets
 from roomtimer.realtime.rooms import SocketRooms
 from roomtimer.realtime.server import RoomtimerServer, ServingPath
 from roomtimer.services.presence import Presence
@@ -23,6 +25,8 @@ metrics = web.AppKey("metrics", Metrics)
 serving_path = web.AppKey("serving_path", ServingPath)
 sio = web.AppKey("sio", RoomtimerServer)
 socket_rooms = web.AppKey("socket_rooms", SocketRooms)
+room_streams = web.AppKey("room_streams", RoomStreams)
+control_sockets = web.AppKey("control_sockets", ControlSockets)
 bus = web.AppKey("bus", EventBus)
 relay = web.AppKey("relay", RedisRelay)
 presence = web.AppKey("presence", Presence)

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from roomtimer.controllers import ops, rooms, timers
+from roomtimer.controllers import ops, rooms, streams, timers
 
 
 def setup_routes(app: web.Application) -> None:
@@ -17,6 +17,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/rooms/{key}", rooms.room_state)
     r.add_put("/api/rooms/{key}", rooms.update_room)
     r.add_delete("/api/rooms/{key}", rooms.delete_room)
+    r.add_get("/api/rooms/{key}/events", streams.room_events)
     r.add_post("/api/rooms/{id}/share-token", rooms.rotate_share_token)
     r.add_put("/api/rooms/{id}/message", rooms.set_message)
     r.add_post("/api/rooms/{id}/timers", timers.create_timer)

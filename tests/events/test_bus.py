@@ -5,12 +5,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
+import aiohttp
 import pytest
 
 from roomtimer import keys
 from roomtimer.events.bus import EventBus, RoomEvents
 from roomtimer.infra.metrics import Metrics
 from tests.support.app import Api, RunningApp, Viewer, run_app, settings_for
+from tests.support.streams import open_stream
 
 TIMEOUT = 10.0
 COMMANDS = ["start", "pause", "start", "adjust", "pause", "reset"] * 5
@@ -126,6 +128,44 @@ async def test_a_room_message_set_on_worker_a_reaches_a_viewer_on_worker_b(
         assert state["message"]["text"] == "Five minutes"  # read back on B from the database
     finally:
         await viewer.close()
+
+
+async def test_an_event_stream_on_worker_b_follows_commands_taken_on_worker_a(
+    two_workers: list[RunningApp],
+) -> None:
+    a, b = two_workers
+    async with Api(a.url, a.token()) as api, aiohttp.ClientSession() as session:
+        room = await api.room()
+        timer = await api.timer(room["id"])
+        stream = await open_stream(session, b.url, room["shareToken"])
+        try:
+            assert (await stream.next())[0] == "room-state"  # type: ignore[index]
+            versions = []
+            for name in ("start", "pause", "start"):
+                versions.append((await api.command(timer["id"], name)).body["version"])
+            seen = [(await stream.until("timer-update"))["version"] for _ in versions]
+            assert seen == versions
+        finally:
+            stream.response.close()
+
+
+async def test_a_control_socket_on_worker_b_watches_rooms_changed_and_made_on_worker_a(
+    two_workers: list[RunningApp],
+) -> None:
+    a, b = two_workers
+    control = await Viewer(b.url).connect(auth={"token": b.token("alice")})
+    try:
+        async with Api(a.url, a.token("alice")) as api:
+            room = await api.room()
+            ack = await control.client.call("watch-rooms", timeout=TIMEOUT)
+            assert [r["id"] for r in ack["rooms"]] == [room["id"]]
+            await api.call("PUT", f"/api/rooms/{room['id']}", {"name": "Renamed"})
+            assert (await control.next("room-updated"))["name"] == "Renamed"
+            later = await api.room(name="Later")  # made on A after the watch began on B
+            timer = await api.timer(later["id"])
+            assert (await control.next("timer-created"))["id"] == timer["id"]
+    finally:
+        await control.close()
 
 
 async def test_an_output_that_fails_does_not_keep_the_event_from_the_next() -> None:

@@ -1,12 +1,15 @@
 """Socket.IO handlers of viewers: join, leave, sync, ping."""
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import socketio
 
 from roomtimer.clock import Clock
+from roomtimer.infra.tokens import InvalidToken
 from roomtimer.models.tables import Room
+from roomtimer.realtime.control import ControlSockets
 from roomtimer.realtime.rooms import NAMESPACE, PREFIX, SocketRooms, channel
 from roomtimer.realtime.server import RoomtimerServer, ack_wanted
 from roomtimer.schemas import public
@@ -63,17 +66,58 @@ class EventWindows:
 
 
 class ViewerNamespace(socketio.AsyncNamespace):
-    """The default namespace; no per-client state lives on `self`."""
+    """The default namespace: viewers, and owners' control sockets (`auth: {token}`).
+
+    No per-client state lives on `self`: a control socket's owner is in its session.
+    """
 
     def __init__(
-        self, rooms: RoomService, presence: Presence, sockets: SocketRooms, clock: Clock
+        self,
+        rooms: RoomService,
+        presence: Presence,
+        sockets: SocketRooms,
+        control: ControlSockets,
+        verify_token: Callable[[str], str],
+        clock: Clock,
     ) -> None:
         super().__init__(NAMESPACE)
         self.room_service = rooms
         self.presence = presence
         self.sockets = sockets
+        self.control = control
+        self.verify_token = verify_token
         self.clock = clock
         self.windows = EventWindows(EVENTS_PER_WINDOW, WINDOW_S)
+
+    async def on_connect(self, sid: str, environ: Any, auth: Any = None) -> None:
+        """A viewer, or an owner's control socket when `auth` carries a token (refused if bad)."""
+        if not isinstance(auth, dict) or "token" not in auth:
+            return
+        token = auth["token"]
+        try:
+            if not isinstance(token, str):
+                raise InvalidToken("the token is not a string")
+            owner = self.verify_token(token)
+        except InvalidToken:
+            error = public.ack_refused("unauthorized", "Missing, invalid or expired token")
+            refused = socketio.exceptions.ConnectionRefusedError(
+                error["error"]["message"], error["error"]
+            )
+            # The stock JS client hands `data` over as `err.data`; `code` also stands on top.
+            refused.error_args["code"] = "unauthorized"
+            raise refused from None
+        await self.save_session(sid, {"owner": owner})
+
+    async def on_watch_rooms(self, sid: str, *_: Any) -> public.WatchAck:
+        """Every event of every room of the socket's owner from now on; the rooms as they are."""
+        owner = (await self.get_session(sid)).get("owner")
+        if owner is None:
+            raise SocketError("unauthorized", "Connect with auth: {token} to watch rooms")
+        await self.control.watch(sid, owner)  # first: an event from here on is not missed
+        rooms = await self.room_service.list_all_owned(owner_id=owner)
+        for room in rooms.value:
+            self.control.remember(room.id, owner)
+        return public.watch_ack(rooms.value, rooms.at)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Routes `join-room` to `on_join_room`, refusing floods and reporting failures."""

@@ -30,6 +30,7 @@ class RoomEvents:
     room_id: str
     name: str
     payloads: Sequence[Payload]
+    owner_id: str | None = None  # when the publisher knows it (control sockets use it)
 
     @property
     def ends_membership(self) -> bool:
@@ -69,15 +70,24 @@ class EventBus:
         if output in self.outputs:
             self.outputs.remove(output)
 
-    async def publish(self, room_id: str, name: str, payload: Payload) -> None:
+    async def publish(
+        self, room_id: str, name: str, payload: Payload, *, owner_id: str | None = None
+    ) -> None:
         """One event to the room, on every worker."""
-        await self.publish_many(room_id, name, [payload])
+        await self.publish_many(room_id, name, [payload], owner_id=owner_id)
 
-    async def publish_many(self, room_id: str, name: str, payloads: Sequence[Payload]) -> None:
+    async def publish_many(
+        self,
+        room_id: str,
+        name: str,
+        payloads: Sequence[Payload],
+        *,
+        owner_id: str | None = None,
+    ) -> None:
         """Several events of one name to the room, in order, on every worker."""
         if not payloads:
             return
-        events = RoomEvents(room_id, name, payloads)
+        events = RoomEvents(room_id, name, payloads, owner_id)
         self.metrics.broadcasts.labels(name).inc(len(payloads))
         # Here first, as python-socketio's pub/sub managers do: this worker's viewers never
         # wait for Redis, and an outage of Redis costs the other workers only.

@@ -28,9 +28,10 @@ CHANNEL = "roomtimer:events"
 
 def encode(origin: str, events: RoomEvents) -> bytes:
     """The wire form of a batch of room events."""
-    return orjson.dumps(
-        {"w": origin, "r": events.room_id, "e": events.name, "p": list(events.payloads)}
-    )
+    message = {"w": origin, "r": events.room_id, "e": events.name, "p": list(events.payloads)}
+    if events.owner_id is not None:
+        message["o"] = events.owner_id
+    return orjson.dumps(message)
 
 
 def decode(data: bytes) -> tuple[str, RoomEvents]:
@@ -38,15 +39,16 @@ def decode(data: bytes) -> tuple[str, RoomEvents]:
     message = orjson.loads(data)
     if not isinstance(message, dict):
         raise ValueError("not a relay message")
-    origin, room_id, name, payloads = (message.get(k) for k in ("w", "r", "e", "p"))
+    origin, room_id, name, payloads, owner = (message.get(k) for k in ("w", "r", "e", "p", "o"))
     if not (
         isinstance(origin, str)
         and isinstance(room_id, str)
         and isinstance(name, str)
         and isinstance(payloads, list)
+        and (owner is None or isinstance(owner, str))
     ):
         raise ValueError("not a relay message")
-    return origin, RoomEvents(room_id, name, payloads)
+    return origin, RoomEvents(room_id, name, payloads, owner)
 
 
 class RedisRelay:

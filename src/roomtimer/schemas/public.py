@@ -138,6 +138,14 @@ class Ack(TypedDict):
     error: NotRequired[AckError]
 
 
+class WatchAck(TypedDict):
+    """The ack of a control socket's `watch-rooms`: the owner's rooms as they are now."""
+
+    ok: bool
+    rooms: list[RoomPublic]
+    serverTime: int
+
+
 class ServerTime(TypedDict):
     """The `ping` ack and the `pong` event."""
 
@@ -322,6 +330,11 @@ def ack(room_id: str | None = None) -> Ack:
 def ack_refused(code: str, message: str) -> Ack:
     """A request that failed, as the ack carries it."""
     return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def watch_ack(rooms: list[Room], now: int) -> WatchAck:
+    """`watch-rooms` accepted: every room of the owner, oldest first."""
+    return {"ok": True, "rooms": [room_public(r, now) for r in rooms], "serverTime": now}
 
 
 def server_time(now: int) -> ServerTime:

@@ -110,6 +110,25 @@ class RoomService:
         cursor = encode_cursor(rooms[-1].created_at, rooms[-1].id) if more else None
         return Stamped(Page(rooms, cursor), self.clock.now_ms())
 
+    async def list_all_owned(self, *, owner_id: str) -> Stamped[list[Room]]:
+        """Every room of `owner_id`, oldest first (a control socket's watch)."""
+        rooms: list[Room] = []
+        after: str | None = None
+        while True:
+            page = (await self.list_owned(owner_id=owner_id, limit=500, after=after)).value
+            rooms += page.items
+            if page.next is None:
+                return Stamped(rooms, self.clock.now_ms())
+            after = page.next
+
+    async def owner_of(self, room_id: str) -> str | None:
+        """The owner of a room, or None when there is no such room."""
+        async with self.db() as session:
+            owner: str | None = await session.scalar(
+                select(Room.owner_id).where(Room.id == room_id)
+            )
+            return owner
+
     async def find_by_token(self, share_token: str) -> Room | None:
         """The room behind a share token, with its timers (read-only: it may be shared)."""
         return await self._by_token.get(share_token)
@@ -148,7 +167,9 @@ class RoomService:
             for name, value in changes.items():
                 setattr(room, name, value)
             room.updated_at = now
-        await self.bus.publish(room.id, "room-updated", public.room_updated(room, now))
+        await self.bus.publish(
+            room.id, "room-updated", public.room_updated(room, now), owner_id=owner_id
+        )
         return Stamped(room, now)
 
     async def delete(self, *, owner_id: str, room_id: str) -> None:
@@ -157,9 +178,8 @@ class RoomService:
             room = await owned_room(session, room_id, owner_id)
             await session.delete(room)
         # Every output removes the room's members as it delivers this (bus.ends_membership).
-        await self.bus.publish(
-            room_id, "room-deleted", public.room_deleted(room_id, self.clock.now_ms())
-        )
+        payload = public.room_deleted(room_id, self.clock.now_ms())
+        await self.bus.publish(room_id, "room-deleted", payload, owner_id=owner_id)
         self.presence.forget(room_id)
 
     async def set_message(
@@ -171,7 +191,8 @@ class RoomService:
             now = self.clock.now_ms()
             room.message_text, room.message_visible = text, visible
             room.message_blackout, room.message_updated_at = blackout, now
-        await self.bus.publish(room.id, "room-message", public.room_message_event(room, now))
+        payload = public.room_message_event(room, now)
+        await self.bus.publish(room.id, "room-message", payload, owner_id=owner_id)
         return Stamped(room, now)
 
     async def rotate_share_token(self, *, owner_id: str, room_id: str) -> Stamped[Room]:
@@ -185,7 +206,7 @@ class RoomService:
             "share_token_revoked", "The share token was replaced", now, room_id=room_id
         )
         # Members who joined with the old token are removed as each output delivers this.
-        await self.bus.publish(room_id, "error", revoked)
+        await self.bus.publish(room_id, "error", revoked, owner_id=owner_id)
         self.presence.changed(room_id)
         return Stamped(room, now)
 

@@ -125,7 +125,8 @@ class TimerService:
                 **_columns(machine.new(duration_ms)),
             )
             session.add(timer)
-        await self.bus.publish(room.id, "timer-created", public.timer_event(timer, now))
+        payload = public.timer_event(timer, now)
+        await self.bus.publish(room.id, "timer-created", payload, owner_id=owner_id)
         return Stamped(timer, now)
 
     async def update(
@@ -170,7 +171,7 @@ class TimerService:
             timer = await owned_timer(session, timer_id, owner_id)
             await session.delete(timer)
         payload = public.timer_deleted(timer, self.clock.now_ms())
-        await self.bus.publish(timer.room_id, "timer-deleted", payload)
+        await self.bus.publish(timer.room_id, "timer-deleted", payload, owner_id=owner_id)
 
     async def _write(
         self,
@@ -207,26 +208,29 @@ class TimerService:
                         continue  # changed under us: read again
             for name, value in fields.items():
                 setattr(timer, name, value)  # the session is closed: only the view changes
-            return await self._announce(timer, before, settled, after, now, refused)
+            return await self._announce(timer, owner_id, (before, settled, after), now, refused)
         raise Unavailable("The timer is changing too fast; try again")
 
     async def _announce(
         self,
         timer: Timer,
-        before: machine.TimerState,
-        settled: machine.TimerState,
-        after: machine.TimerState,
+        owner_id: str,
+        states: tuple[machine.TimerState, machine.TimerState, machine.TimerState],
         now: int,
         refused: AppError | None,
     ) -> Stamped[Timer]:
+        """Tells the room what changed: a deadline passed (`settled`), then the command."""
+        before, settled, after = states
+        publish = self.bus.publish
         if settled is not before:  # its deadline passed before this request
             self._apply(timer, settled, now)
-            await self.bus.publish(timer.room_id, "timer-finished", public.timer_event(timer, now))
+            payload = public.timer_event(timer, now)
+            await publish(timer.room_id, "timer-finished", payload, owner_id=owner_id)
         if after is not settled:
             self._apply(timer, after, now)
             finished = after.status is machine.Status.FINISHED
             event = "timer-finished" if finished else "timer-update"
-            await self.bus.publish(timer.room_id, event, public.timer_event(timer, now))
+            await publish(timer.room_id, event, public.timer_event(timer, now), owner_id=owner_id)
             if after.status is machine.Status.RUNNING and after.ends_at is not None:
                 self.scheduler.track(after.ends_at)
         if refused is not None:
