@@ -114,3 +114,18 @@ def test_the_settings_repr_shows_no_password(tmp_path: Path) -> None:
     )
     shown = repr(settings)
     assert "hunter2" not in shown and JWT_SECRET not in shown
+
+
+async def test_debug_logs_on_sqlite_name_statements_without_their_values(
+    server_factory: StartServer, tmp_path: Path
+) -> None:
+    env = {"JWT_SECRET": JWT_SECRET, "LOG_LEVEL": "DEBUG", "APP_ENV": "production"}
+    server = await server_factory(env)
+    async with Api(server.url, make_token("alice")) as api:
+        room = await api.room(name=BODY_MARKER)
+        assert (await api.call("GET", f"/api/rooms/{room['shareToken']}")).status == 200
+    await server.stop()
+    text = server.stderr()
+    assert "INSERT INTO rooms" in text  # aiosqlite's debug lines are there…
+    assert BODY_MARKER not in text and room["shareToken"] not in text  # …without values
+    records(text)  # and every line is JSON

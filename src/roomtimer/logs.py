@@ -126,18 +126,22 @@ class _Intercept(logging.Handler):
         except ValueError:
             level = record.levelno
         message = record.getMessage()
-        if record.name == "aiosqlite":
+        if record.name.startswith("aiosqlite"):
             message = _without_parameters(message)
         logger.opt(depth=6, exception=record.exc_info).log(level, message)
 
 
-# aiosqlite's debug lines repr the call: `functools.partial(<method>, 'SQL', (params…))`.
-_SQL_CALL = re.compile(r"^(?P<call>.*?, (?P<q>['\"]).*?(?P=q)), .*\)$", re.DOTALL)
+# aiosqlite's debug lines repr each call: `functools.partial(<method>, 'SQL', (params…))`.
+_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 
 def _without_parameters(message: str) -> str:
     """aiosqlite's debug line with the statement kept and its parameters (user data) dropped."""
-    return _SQL_CALL.sub(r"\g<call>, <parameters hidden>)", message)
+    start = message.find("functools.partial(")
+    statement = _LITERAL.search(message, start) if start >= 0 else None
+    if statement is None:
+        return message
+    return message[: statement.end()] + ", <parameters hidden>)" + message[message.rfind(")") + 1 :]
 
 
 def _process_secrets(settings: Settings) -> list[str]:
