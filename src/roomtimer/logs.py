@@ -119,6 +119,17 @@ def _text_sink(stream: TextIO) -> Any:
     return write
 
 
+def _text_format(record: Any) -> str:
+    # The request id is [A-Za-z0-9._-] only (the middleware's check): safe in a format.
+    request_id = record["extra"].get("request_id")
+    tail = f" <dim>[{request_id}]</dim>" if request_id else ""
+    return (
+        "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}"
+        + tail
+        + "\n{exception}"
+    )
+
+
 class _Intercept(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -178,7 +189,7 @@ def configure_logging(settings: Settings) -> None:
         logger.add(
             _text_sink(sys.stderr),
             level=settings.log_level,
-            format="<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}",
+            format=_text_format,
             colorize=sys.stderr.isatty(),
             backtrace=False,
             diagnose=False,
