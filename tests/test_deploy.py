@@ -151,11 +151,14 @@ def test_compose_nginx_sends_to_exactly_the_app_services_and_trusts_only_itself(
     by_address = {fixed_address(name): name for name in APPS}
     assert sorted(by_address.get(host, host) for host, _ in servers) == APPS
     assert all(port == app_env(by_address[host])["PORT"] for host, port in servers)
-    [subnet] = [c["subnet"] for c in COMPOSE["networks"]["default"]["ipam"]["config"]]
-    network = ipaddress.ip_network(subnet)
+    [ipam] = COMPOSE["networks"]["default"]["ipam"]["config"]
+    network, dynamic = ipaddress.ip_network(ipam["subnet"]), ipaddress.ip_network(ipam["ip_range"])
     nginx = ipaddress.ip_address(fixed_address("nginx"))
     # One address, Nginx's own: never the network, whose gateway may be every client.
     assert nginx in network and nginx != next(network.hosts())
+    # No container Docker numbers by itself can take a fixed address.
+    fixed = [ipaddress.ip_address(a) for a in [*by_address, str(nginx)]]
+    assert all(a in network and a not in dynamic for a in fixed), fixed
     assert all(app_env(name)["TRUSTED_PROXIES"] == str(nginx) for name in APPS)
     assert len(set(by_address) | {str(nginx)}) == len(APPS) + 1
 
