@@ -2,12 +2,16 @@
 
 import asyncio
 import contextlib
+import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+from tests.support import needs
 from tests.support.app import Api, RunningApp, run_app, settings_for
 from tests.support.services import JS_DIR, REPO_ROOT
 
@@ -63,3 +67,29 @@ async def test_the_javascript_viewer_follows_a_room(sqlite_url: str, js_client_r
     env = {"NODE_PATH": str(JS_DIR / "node_modules")}
     async with run_app(settings_for(sqlite_url)) as app:
         await follows_a_show(app, ["node", str(EXAMPLES / "viewer.js")], env)
+
+
+async def test_the_readme_walkthrough_runs_a_timer(server_factory: Any, tmp_path: Path) -> None:
+    if shutil.which("curl") is None:
+        needs("curl", "curl is not on PATH (apt-get install curl)")
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("### What to open after the quick start") :]
+    script = section[section.index("```sh\n") + 6 : section.index("```\n")]
+    server = await server_factory({}, workdir=tmp_path)  # the development secret, as `make run`
+    script = script.replace(".venv/bin/roomtimer", str(Path(sys.executable).with_name("roomtimer")))
+    script = script.replace("http://127.0.0.1:3000", server.url)
+    env = {**os.environ, "ROOMTIMER_DATA_DIR": str(tmp_path / "data")}
+    env.pop("JWT_SECRET", None)
+    proc = await asyncio.create_subprocess_exec(
+        "bash", "-euo", "pipefail", "-c", script, cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    text, documents, at = out.decode(), [], 0
+    while at < len(text.rstrip()):  # curl prints one JSON body after another, unseparated
+        document, at = json.JSONDecoder().raw_decode(text, at)
+        documents.append(document)
+    state = documents[-1]  # the screens' view, last
+    [timer] = state["timers"]
+    assert (timer["label"], timer["status"]) == ("Keynote", "running")
