@@ -44,7 +44,8 @@ async function syncClock(socket) {
   offsetMs = samples[0][1];
 }
 
-const socket = io(url); // reconnects by itself, with backoff
+// Websocket only: one connection, no stickiness needed behind a venue's NAT (README).
+const socket = io(url, { transports: ["websocket"] }); // reconnects by itself, with backoff
 socket.on("connect", () => {
   socket.emit("join-room", { shareToken }); // again after every reconnect
   syncClock(socket).catch((err) => console.error("clock sync failed:", err.message));

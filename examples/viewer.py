@@ -75,7 +75,8 @@ async def main(url: str, share_token: str) -> None:
     sio.on("timer-deleted", lambda gone: timers.pop(gone["id"], None))
     sio.on("error", lambda error: print("error:", error["code"], flush=True))
 
-    await sio.connect(url)
+    # Websocket only: one connection, no stickiness needed behind a venue's NAT (README).
+    await sio.connect(url, transports=["websocket"])
     while True:
         print(line(), flush=True)
         await asyncio.sleep(1)
