@@ -1,8 +1,10 @@
 """The built wheel, installed into a clean virtualenv outside the repository, serves."""
 
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -27,17 +29,40 @@ def run(
     )
 
 
+def build_context(into: Path) -> Path:
+    """What the Dockerfile's build stage copies in (its COPY lines), and nothing else."""
+    into.mkdir(parents=True)
+    text = (REPO_ROOT / "Dockerfile").read_text()
+    build_stage = text.split("\nFROM ", 2)[1]
+    for line in build_stage.splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not words[1].startswith("--"):
+            for source in words[1:-1]:
+                if (REPO_ROOT / source).is_dir():
+                    shutil.copytree(REPO_ROOT / source, into / source)
+                else:
+                    shutil.copy(REPO_ROOT / source, into / source)
+    return into
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clean virtualenv with only the built wheel (and its dependencies) installed."""
+    """A clean virtualenv with only the built wheel (and its dependencies) installed.
+
+    The wheel is built from what the Dockerfile copies, so the image builds from it too.
+    """
     root = tmp_path_factory.mktemp("packaging")
+    source = build_context(root / "context")
     built = run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root), str(REPO_ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root), str(source)],
         cwd=root,
     )
     if built.returncode != 0:
         needs("a package index", f"could not build the wheel (hatchling): {built.stderr[-500:]}")
     [wheel] = root.glob("roomtimer-*.whl")
+    with zipfile.ZipFile(wheel) as archive:  # MIT asks for the notice in every copy
+        licenses = [n for n in archive.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+        assert licenses and b"MIT License" in archive.read(licenses[0])
     venv = root / "venv"
     made = run([sys.executable, "-m", "venv", str(venv)], cwd=root)
     assert made.returncode == 0, made.stderr
