@@ -264,3 +264,18 @@ async def test_the_startup_line_names_the_loop_and_where_the_data_lives(
     [line] = [line for line in server.stderr().splitlines() if "serving on" in line]
     assert f"SQLite at {tmp_path / 'kept' / 'roomtimer.db'}" in line, line
     assert ("uvloop event loop" if uvloop else "asyncio event loop") in line, line
+
+
+async def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
+    taken = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = taken.sockets[0].getsockname()[1]
+    try:
+        env = {"JWT_SECRET": JWT_SECRET, "APP_ENV": "production"}
+        run = await roomtimer("serve", "--port", str(port), env=env, cwd=tmp_path)
+    finally:
+        taken.close()
+        await taken.wait_closed()
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    [line] = [line for line in run.stderr.splitlines() if "cannot listen" in line]
+    assert f"127.0.0.1:{port}" in line and "in use" in line, line

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import errno
 import os
 import sys
 import time
@@ -84,15 +85,22 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     )  # fmt: skip
     app = create_app(settings)
     tune_for_serving()
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        loop=loop,
-        access_log=None,
-        print=None,
-        shutdown_timeout=settings.shutdown_timeout_s,
-    )
+    try:
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            loop=loop,
+            access_log=None,
+            print=None,
+            shutdown_timeout=settings.shutdown_timeout_s,
+        )
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        # The most common first-run failure (another server on the port): one line.
+        logger.error("cannot listen on {}:{}: {}", host, port, exc.strerror)
+        return 1
     logger.info("roomtimer stopped")
     return 0
 
