@@ -7,7 +7,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
 # Dependencies are pinned in pyproject.toml; every one has a manylinux wheel (no compiler).
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md LICENSE alembic.ini ./
 COPY src ./src
 COPY migrations ./migrations
 RUN /opt/venv/bin/pip install . \
@@ -28,8 +28,9 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER roomtimer
 EXPOSE 3000
-# /health is 503 while PostgreSQL or Redis is unreachable: the container shows unhealthy.
+# /health/ready is 503 while PostgreSQL is unreachable: the container shows unhealthy. A
+# Redis outage does not (commands still apply); /health reports every dependency.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '3000'), timeout=2)"]
+  CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health/ready' % os.environ.get('PORT', '3000'), timeout=2)"]
 STOPSIGNAL SIGTERM
 CMD ["gunicorn", "--config", "python:roomtimer.gunicorn_conf", "roomtimer.worker:app"]

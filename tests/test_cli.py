@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -235,3 +236,46 @@ def test_a_serving_process_collects_young_objects_less_often_and_freezes_its_sta
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+async def test_version(tmp_path: Path) -> None:
+    run = await roomtimer("--version", env={}, cwd=tmp_path)
+    assert run.returncode == 0
+    assert re.fullmatch(r"roomtimer \d+\.\d+\.\d+\S*\n", run.stdout), run.stdout
+
+
+# A process where uvloop cannot be imported, as on Windows (no wheel there).
+WITHOUT_UVLOOP = (
+    "import sys; sys.modules['uvloop'] = None\n"
+    "from roomtimer.cli import main\n"
+    "raise SystemExit(main(['serve']))\n"
+)
+
+
+@pytest.mark.parametrize("uvloop", [True, False], ids=["uvloop", "no-uvloop"])
+async def test_the_startup_line_names_the_loop_and_where_the_data_lives(
+    server_factory: StartServer, tmp_path: Path, uvloop: bool
+) -> None:
+    env = {"JWT_SECRET": JWT_SECRET, "ROOMTIMER_DATA_DIR": str(tmp_path / "kept")}
+    command = None if uvloop else [sys.executable, "-c", WITHOUT_UVLOOP]
+    server = await server_factory(env, command=command)
+    async with Api(server.url, None) as api:
+        assert (await api.call("GET", "/health")).status == 200
+    [line] = [line for line in server.stderr().splitlines() if "serving on" in line]
+    assert f"SQLite at {tmp_path / 'kept' / 'roomtimer.db'}" in line, line
+    assert ("uvloop event loop" if uvloop else "asyncio event loop") in line, line
+
+
+async def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
+    taken = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = taken.sockets[0].getsockname()[1]
+    try:
+        env = {"JWT_SECRET": JWT_SECRET, "APP_ENV": "production"}
+        run = await roomtimer("serve", "--port", str(port), env=env, cwd=tmp_path)
+    finally:
+        taken.close()
+        await taken.wait_closed()
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    [line] = [line for line in run.stderr.splitlines() if "cannot listen" in line]
+    assert f"127.0.0.1:{port}" in line and "in use" in line, line

@@ -2,17 +2,19 @@
 
 import argparse
 import asyncio
+import errno
 import os
 import sys
 import time
 
-import uvloop
 from aiohttp import web
 from loguru import logger
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from roomtimer.app import create_app
-from roomtimer.config import ConfigError, Settings, load_settings
+from roomtimer.build import package_version
+from roomtimer.config import ConfigError, Settings, load_settings, sqlite_path
 from roomtimer.gc_tuning import tune_for_serving
 from roomtimer.infra import db, tokens
 from roomtimer.logs import configure_logging
@@ -20,6 +22,7 @@ from roomtimer.logs import configure_logging
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roomtimer", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"roomtimer {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="apply migrations and serve HTTP + Socket.IO")
     serve.add_argument("--host", help="address to listen on (env HOST, default 127.0.0.1)")
@@ -27,8 +30,36 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply database migrations")
     token = commands.add_parser("token", help="print an admin JWT")
     token.add_argument("--sub", required=True, help="owner id carried by the token")
-    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    token.add_argument(
+        "--ttl", type=int, default=3600, help="seconds until it expires (a show day: 86400)"
+    )
     return parser
+
+
+def new_event_loop() -> tuple[asyncio.AbstractEventLoop, str]:
+    """uvloop where it is installed (not on Windows), else asyncio's own loop; and its name."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop(), "asyncio"
+    return uvloop.new_event_loop(), "uvloop"
+
+
+def describe_database(settings: Settings) -> str:
+    """Where the data lives, for the start-up line (never the password)."""
+    db_file = sqlite_path(settings.database_url)
+    if db_file is not None:
+        return f"SQLite at {db_file.resolve()}"
+    url = make_url(settings.database_url)
+    return f"PostgreSQL at {url.host}:{url.port or 5432}/{url.database}"
+
+
+def database_failure(exc: BaseException) -> str:
+    """One line saying why the database could not be used."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {db.CONNECT_TIMEOUT_S:g} s"
+    reason = str(getattr(exc, "orig", None) or exc).strip()
+    return reason.splitlines()[0] if reason else type(exc).__name__
 
 
 def warn_if_generated_secret(settings: Settings) -> None:
@@ -42,24 +73,34 @@ def warn_if_generated_secret(settings: Settings) -> None:
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     warn_if_generated_secret(settings)
-    loop = uvloop.new_event_loop()
+    loop, loop_name = new_event_loop()
     asyncio.set_event_loop(loop)
     if not loop.run_until_complete(_migrate(settings)):
         return 1
     host = host or settings.host
     port = settings.port if port is None else port
-    logger.info("roomtimer serving on http://{}:{} (pid {})", host, port, os.getpid())
+    logger.info(
+        "roomtimer {} serving on http://{}:{} (pid {}, {} event loop, database: {})",
+        package_version(), host, port, os.getpid(), loop_name, describe_database(settings),
+    )  # fmt: skip
     app = create_app(settings)
     tune_for_serving()
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        loop=loop,
-        access_log=None,
-        print=None,
-        shutdown_timeout=settings.shutdown_timeout_s,
-    )
+    try:
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            loop=loop,
+            access_log=None,
+            print=None,
+            shutdown_timeout=settings.shutdown_timeout_s,
+        )
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        # The most common first-run failure (another server on the port): one line.
+        logger.error("cannot listen on {}:{}: {}", host, port, exc.strerror)
+        return 1
     logger.info("roomtimer stopped")
     return 0
 
@@ -69,8 +110,7 @@ async def _migrate(settings: Settings) -> bool:
     try:
         await db.migrate(settings.database_url)
     except (OSError, SQLAlchemyError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        print(f"roomtimer: cannot migrate the database: {reason}", file=sys.stderr)
+        logger.error("cannot migrate the database: {}", database_failure(exc))
         return False
     return True
 

@@ -33,8 +33,9 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 3000
-    database_url: str = "sqlite+aiosqlite:///data/roomtimer.db"
-    redis_url: str | None = None
+    # Not in the repr: either URL may carry a password.
+    database_url: str = field(default="sqlite+aiosqlite:///data/roomtimer.db", repr=False)
+    redis_url: str | None = field(default=None, repr=False)
     jwt_secret: str = field(default="", repr=False)
     jwt_secret_source: str = "env"
     cors_origins: tuple[str, ...] = ()

@@ -9,11 +9,17 @@ it dies, and on SIGTERM gives it `graceful_timeout` to close its sockets and fin
 in-flight requests.
 """
 
+import importlib.util
 import os
 
 bind = [f"{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or '3000'}"]
 workers = 1
-worker_class = "aiohttp.GunicornUVLoopWebWorker"
+# uvloop where it installs (not on Windows: see pyproject's marker), asyncio's loop elsewhere.
+worker_class = (
+    "aiohttp.GunicornUVLoopWebWorker"
+    if importlib.util.find_spec("uvloop")
+    else "aiohttp.GunicornWebWorker"
+)
 # Longer than Nginx's upstream keepalive use, as `roomtimer serve` (aiohttp's 75 s).
 keepalive = 75
 # The worker's event loop must answer gunicorn's heartbeat within this many seconds.
@@ -23,3 +29,8 @@ graceful_timeout = 12
 # roomtimer logs every request itself (with a request id, without tokens).
 accesslog = None
 proc_name = "roomtimer"
+# gunicorn's own lines as flat JSON in production, like the app's.
+logger_class = "roomtimer.gunicorn_logging.ProductionLogger"
+# gunicorn 25.1+ opens a control socket by default: one path shared by every gunicorn of a
+# user on a host, and able to add workers, which breaks the one-process-per-address rule.
+control_socket_disable = True

@@ -9,6 +9,8 @@ def setup_routes(app: web.Application) -> None:
     """Registers the HTTP API (Socket.IO attaches its own `/socket.io/`)."""
     r = app.router
     r.add_get("/health", ops.health)
+    r.add_get("/health/live", ops.live)
+    r.add_get("/health/ready", ops.ready)
     r.add_get("/metrics", ops.metrics)
     r.add_get("/api/stats/socket", ops.socket_stats)
     r.add_get("/api/rooms", rooms.list_rooms)

@@ -2,18 +2,23 @@
 
 aiohttp's gunicorn worker awaits this factory in the worker process. It prepares what
 `roomtimer serve` prepares (settings, logging, migrations) and returns the application;
-a bad setting or an unreachable database stops the worker from booting, and gunicorn
-then exits instead of restarting it in a loop.
+a bad setting or an unreachable database stops the worker from booting (one log line,
+no traceback), and gunicorn then exits instead of restarting it in a loop.
 """
 
 from aiohttp import web
+from loguru import logger
+from sqlalchemy.exc import SQLAlchemyError
 
 from roomtimer.app import create_app
-from roomtimer.cli import warn_if_generated_secret
+from roomtimer.cli import database_failure, warn_if_generated_secret
 from roomtimer.config import load_settings
 from roomtimer.gc_tuning import tune_for_serving
 from roomtimer.infra import db
 from roomtimer.logs import configure_logging
+
+# gunicorn's arbiter halts (instead of respawning) when a worker exits with this code.
+WORKER_BOOT_ERROR = 3
 
 
 async def app() -> web.Application:
@@ -21,7 +26,11 @@ async def app() -> web.Application:
     settings = load_settings()
     configure_logging(settings)
     warn_if_generated_secret(settings)
-    await db.migrate(settings.database_url)
+    try:
+        await db.migrate(settings.database_url)
+    except (OSError, SQLAlchemyError) as exc:
+        logger.error("cannot migrate the database: {}", database_failure(exc))
+        raise SystemExit(WORKER_BOOT_ERROR) from None
     application = create_app(settings)
     tune_for_serving()
     return application

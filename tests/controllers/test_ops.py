@@ -13,6 +13,7 @@ from tests.middleware.helpers import assert_error, assert_server_time
 from tests.support import services
 from tests.support.app import Api, RunningApp, Viewer, run_app
 from tests.support.app import settings_for as app_settings
+from tests.support.cluster import RedisServer
 
 
 async def health(api: Api) -> tuple[int, Any, float]:
@@ -168,3 +169,50 @@ async def test_socket_stats_count_clients_rooms_and_timers(app: RunningApp, api:
         return bool(body["connectedClients"] == 0 and body["activeRooms"] == 0)
 
     await eventually(all_gone)
+
+
+async def test_liveness_and_readiness_answer_anyone(api: Api) -> None:
+    live = await api.call("GET", "/health/live", token=None)
+    assert (live.status, live.body["status"]) == (200, "ok")
+    assert_server_time(live.body)
+    ready = await api.call("GET", "/health/ready", token=None)
+    assert (ready.status, ready.body["status"], ready.body["checks"]) == (
+        200,
+        "ok",
+        {"database": "ok"},
+    )
+    assert_server_time(ready.body)
+
+
+async def test_readiness_needs_the_database_and_liveness_does_not(postgres_url: str) -> None:
+    async with run_app(app_settings(postgres_url)) as app, Api(app.url, None) as api:
+        await services.drop_database(services.database_url(), postgres_url)
+        ready = await api.call("GET", "/health/ready")
+        assert (ready.status, ready.body["checks"]["database"]) == (503, "down")
+        assert ready.body["status"] == "unavailable"
+        assert (await api.call("GET", "/health/live")).status == 200
+
+
+async def test_readiness_reports_redis_down_without_failing(
+    postgres_url: str, tmp_path: Any
+) -> None:
+    async with RedisServer.running(tmp_path / "redis") as redis:
+        settings = app_settings(postgres_url, REDIS_URL=redis.url)
+        async with run_app(settings) as app, Api(app.url, None) as api:
+            assert (await api.call("GET", "/health/ready")).body["checks"]["redis"] == "ok"
+            await redis.stop()
+            ready = await api.call("GET", "/health/ready")
+            assert (ready.status, ready.body["status"]) == (200, "degraded")
+            assert ready.body["checks"] == {"database": "ok", "redis": "down"}
+            # The contract's /health still says a dependency is down.
+            assert (await api.call("GET", "/health")).status == 503
+
+
+async def test_metrics_carry_process_gc_and_build_series(api: Api) -> None:
+    _, samples = await scrape(api)
+    names = {name for name, _ in samples}
+    assert samples[("process_resident_memory_bytes", ())] > 10_000_000
+    assert {"process_cpu_seconds_total", "process_open_fds", "python_gc_collections_total"} <= names
+    [build] = [labels for name, labels in samples if name == "roomtimer_build_info"]
+    labels = dict(build)
+    assert labels["version"] and labels["python"].startswith("3.")

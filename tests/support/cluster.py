@@ -74,22 +74,26 @@ def write_nginx_files(workdir: Path, listen_port: int, worker_ports: Sequence[in
 class RedisServer:
     """A private redis-server child on its own port, to stop and restart at will."""
 
-    def __init__(self, binary: str, workdir: Path) -> None:
+    def __init__(self, binary: str, workdir: Path, password: str | None = None) -> None:
         self.binary = binary
         self.workdir = workdir
+        self.password = password
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """redis://127.0.0.1:<port>/0"""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """redis://127.0.0.1:<port>/0 (with `:password@` when it requires one)"""
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     async def start(self) -> None:
         """Starts it (again, on the same port) and waits until it accepts connections."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         argv += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+        if self.password:
+            argv += ["--requirepass", self.password]
         with open(self.workdir / "redis.log", "ab") as log:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         await wait_for_port(self.port, deadline_s=10, alive=self.proc)
@@ -101,12 +105,14 @@ class RedisServer:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def running(cls, workdir: Path) -> AsyncIterator[RedisServer]:
+    async def running(
+        cls, workdir: Path, password: str | None = None
+    ) -> AsyncIterator[RedisServer]:
         """A started private Redis, stopped on exit."""
         binary = shutil.which("redis-server")
         if binary is None:
             needs("Redis", "redis-server is not on PATH")
-        server = cls(binary, workdir)
+        server = cls(binary, workdir, password)
         await server.start()
         try:
             yield server

@@ -24,6 +24,24 @@ async def health(request: web.Request) -> web.Response:
     return json_response(body, 200 if body["status"] == "ok" else 503)
 
 
+async def live(request: web.Request) -> web.Response:
+    """GET /health/live: 200 while the process serves (no dependency is asked)."""
+    return json_response(public.liveness(request.app[keys.clock].now_ms()))
+
+
+async def ready(request: web.Request) -> web.Response:
+    """GET /health/ready: 200 while commands can be taken (the database answers).
+
+    Redis is reported but not required: without it commands still apply and this
+    worker's viewers still get them (`degraded`).
+    """
+    found = await dependencies.check_dependencies(
+        request.app[keys.engine], request.app.get(keys.redis), timeout_s=CHECK_TIMEOUT_S
+    )
+    body = public.readiness(found, request.app[keys.clock].now_ms())
+    return json_response(body, 503 if body["status"] == "unavailable" else 200)
+
+
 async def metrics(request: web.Request) -> web.Response:
     """GET /metrics in Prometheus text format."""
     app = request.app

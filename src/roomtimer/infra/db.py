@@ -14,16 +14,28 @@ if TYPE_CHECKING:
 
 # Any fixed number works: it only has to be the same in every worker.
 MIGRATION_LOCK_ID = 7_262_001
+# A server that accepts but never answers fails a connection after this long (asyncpg: 60 s).
+CONNECT_TIMEOUT_S = 10.0
 
 
 def create_engine(url: str) -> AsyncEngine:
     """An async engine (it connects on first use); SQLite gets one connection, as writes
     are serialised anyway."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
+        engine = create_async_engine(
+            url, pool_size=1, max_overflow=0, pool_timeout=30, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # hide_parameters: an error's text never carries a statement's values (user data, tokens).
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args={"timeout": CONNECT_TIMEOUT_S},
+    )
 
 
 def ensure_folder(url: str) -> None:

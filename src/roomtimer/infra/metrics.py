@@ -1,6 +1,16 @@
 """Prometheus metrics, one registry per app (so several apps can share a process)."""
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    ProcessCollector,
+)
+
+from roomtimer.build import build_labels
 
 
 class Metrics:
@@ -9,6 +19,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # Memory, CPU, open files and collector pauses of this process, next to its own figures.
+        ProcessCollector(registry=r)
+        GCCollector(registry=r)
+        Info("roomtimer_build", "The running roomtimer.", registry=r).info(build_labels())
         self.http_requests = Counter(
             "roomtimer_http_requests_total",
             "HTTP requests by method, route and status.",

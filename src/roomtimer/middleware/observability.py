@@ -9,6 +9,7 @@ from aiohttp.typedefs import Handler
 from loguru import logger
 
 from roomtimer import keys
+from roomtimer.logs import SECRET_PARAMS, request_context
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -38,17 +39,29 @@ async def observability_middleware(request: web.Request, handler: Handler) -> we
     request[keys.request_id] = request_id
     started = time.perf_counter()
     status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        response.headers["X-Request-Id"] = request_id
-        return response
-    finally:
-        elapsed = time.perf_counter() - started
-        route = route_name(request)
-        metrics = request.app[keys.metrics]
-        metrics.http_requests.labels(request.method, route, str(status)).inc()
-        metrics.http_latency.labels(request.method, route).observe(elapsed)
-        logger.bind(request_id=request_id).info(
-            "{} {} {} {:.1f}ms", request.method, route, status, elapsed * 1000
-        )
+    route = route_name(request)
+    with request_context(request_id, route, _capabilities(request)):
+        try:
+            response = await handler(request)
+            status = response.status
+            response.headers["X-Request-Id"] = request_id
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics = request.app[keys.metrics]
+            metrics.http_requests.labels(request.method, route, str(status)).inc()
+            metrics.http_latency.labels(request.method, route).observe(elapsed)
+            logger.bind(
+                request_id=request_id,
+                route=route,
+                method=request.method,
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
+            ).info("{} {} {} {:.1f}ms", request.method, route, status, elapsed * 1000)
+
+
+def _capabilities(request: web.Request) -> list[str]:
+    """What this request carries that grants access: masked in every record it writes."""
+    found = [request.match_info.get(name, "") for name in SECRET_PARAMS]
+    _, _, credential = request.headers.get("Authorization", "").partition(" ")
+    return [*found, credential.strip()]

@@ -164,10 +164,17 @@ class SocketStatsPublic(TypedDict):
 
 
 class HealthPublic(TypedDict):
-    """GET /health."""
+    """GET /health and GET /health/ready (`status` ok, degraded or unavailable)."""
 
     status: str
     checks: dict[str, str]
+    serverTime: int
+
+
+class LivePublic(TypedDict):
+    """GET /health/live."""
+
+    status: str
     serverTime: int
 
 
@@ -335,6 +342,20 @@ def ack_refused(code: str, message: str) -> Ack:
 def watch_ack(rooms: list[Room], now: int) -> WatchAck:
     """`watch-rooms` accepted: every room of the owner, oldest first."""
     return {"ok": True, "rooms": [room_public(r, now) for r in rooms], "serverTime": now}
+
+
+def readiness(found: dict[str, str], now: int) -> HealthPublic:
+    """GET /health/ready: unavailable without the database, degraded without Redis only."""
+    if found["database"] != "ok":
+        status = "unavailable"
+    else:
+        status = "ok" if all(value == "ok" for value in found.values()) else "degraded"
+    return {"status": status, "checks": found, "serverTime": now}
+
+
+def liveness(now: int) -> LivePublic:
+    """GET /health/live: the process serves."""
+    return {"status": "ok", "serverTime": now}
 
 
 def server_time(now: int) -> ServerTime:
