@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 
@@ -31,6 +32,7 @@ from tests.support.cluster import (
 from tests.support.jsclient import JsViewer
 from tests.support.server import ServerProcess
 from tests.support.services import NginxProcess
+from tests.support.streams import open_stream
 
 StartNginx = Callable[..., Awaitable[NginxProcess]]
 StartViewer = Callable[..., Awaitable[JsViewer]]
@@ -91,6 +93,12 @@ async def test_stock_js_clients_spread_over_workers_get_every_command_in_order(
         room = await apis[0].room()
         timer = await apis[0].timer(room["id"])
         viewers = await connect_all(js_viewers, url, room["shareToken"])
+        # An event stream through Nginx too: each event must pass at once, not when it ends.
+        http = await stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=("127.0.0.13", 0)))
+        )
+        stream = await open_stream(http, url, room["shareToken"])
+        assert (await stream.next())[0] == "room-state"  # type: ignore[index]
         expected = []
         for n, (name, body) in enumerate(
             [("start", None), ("pause", None), ("adjust", {"deltaMs": 2000}), ("start", None)]
@@ -106,6 +114,8 @@ async def test_stock_js_clients_spread_over_workers_get_every_command_in_order(
         await wait_until(delivered, 10, "every JS viewer got every timer-update")
         for viewer in viewers:
             assert update_versions(viewer, timer["id"]) == expected
+        assert [(await stream.until("timer-update"))["version"] for _ in expected] == expected
+        stream.response.close()
         local = [await metric(w.url, GAUGE) for w in workers]
         assert sum(local) == len(CLIENTS), local
         assert sum(1 for n in local if n > 0) >= 2, f"every client on one worker: {local}"
