@@ -23,7 +23,7 @@ CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".woff2": "font/woff2",
     ".txt": "text/plain; charset=utf-8",
-    ".md": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
 }
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -71,12 +71,14 @@ async def viewer(request: web.Request) -> web.Response:
         state = await request.app[keys.rooms].state(share_token=token)
     except NotFound:
         return not_found_page(request)
-    config = {"shareToken": token}
+    # Set here rather than by the script, so an overlay never flashes an opaque first frame.
+    transparent = request.query.get("transparent", "") in ("1", "true")
     return _page(
         request,
         "viewer.html",
         title=html.escape(state["room"]["name"]),
-        config=_script_json(config),
+        config=_script_json({"shareToken": token}),
+        html_class="transparent" if transparent else "",
     )
 
 
