@@ -44,12 +44,13 @@ out.empty = estimate([]);
 
 const store = new RoomStore();
 const timer = (version, extra = {}) => ({ ...base, status: "idle", version, ...extra });
-store.apply("room-state", { room: { id: "r", name: "R" }, timers: [timer(3), { ...timer(1), id: "b" }] });
+const room = { id: "r", name: "R" };
+store.apply("room-state", { room, timers: [timer(3), { ...timer(1), id: "b" }] });
 const log = [store.message];
 log.push(store.apply("timer-update", timer(2, { label: "older" })));
 log.push(store.apply("timer-update", timer(3, { label: "same" })));
 log.push(store.apply("timer-update", timer(4, { label: "newer" })));
-store.apply("room-state", { room: { id: "r", name: "R" }, timers: [timer(3, { label: "stale" })] });
+store.apply("room-state", { room, timers: [timer(3, { label: "stale" })] });
 log.push(store.ordered.map((t) => [t.id, t.label, t.version, t.warnAtMs]));
 store.apply("room-message", { text: "Wrap up", visible: true, serverTime: 1 });
 log.push(store.message);
@@ -92,7 +93,9 @@ def test_digits_round_up_counting_down_and_down_in_overtime(results: dict[str, A
 
 
 def test_phases_follow_status_and_thresholds(results: dict[str, Any]) -> None:
-    views = {name: (v["phase"], v["text"], v["remainingMs"]) for name, v in results["views"].items()}
+    views = {
+        name: (v["phase"], v["text"], v["remainingMs"]) for name, v in results["views"].items()
+    }
     assert views == {
         "idle": ("idle", "10:00", 600000),
         "paused": ("paused", "0:05", 4500),

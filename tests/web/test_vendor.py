@@ -47,4 +47,3 @@ def test_pages_load_nothing_from_elsewhere() -> None:
     texts += [p.read_text() for p in STATIC_DIR.glob("*.js")]
     for text in texts:
         assert not re.search(r"(?:src|href|url)\(?=?[\"']?(?:https?:)?//", text)
-

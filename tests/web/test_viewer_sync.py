@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 from tests.support.app import Api, make_token
@@ -47,7 +48,7 @@ async def test_three_shifted_clocks_agree_with_the_server(
 
 
 async def test_server_restart_is_shown_then_recovered(
-    server: ServerProcess, api: Api, browser: Any
+    server: ServerProcess, api: Api, browser: Any, docs_dir: Path
 ) -> None:
     room = await api.room()
     timer = await api.timer(room["id"], label="Keynote", durationMs=600_000)
@@ -60,6 +61,7 @@ async def test_server_restart_is_shown_then_recovered(
     await viewer.wait(DOWN, timeout_s=3)
     assert await viewer.page.locator(".timer .tag").inner_text() == "NOT LIVE"
     assert await viewer.page.locator("#connection").is_visible()
+    await viewer.page.screenshot(path=docs_dir / "viewer-offline.png")
 
     await server.start()
     up = time.monotonic()

@@ -33,7 +33,11 @@ export class Screen {
     this.widths = new Map(); // "kind|text" → width at 100px
     this.dirty = true; // sizes must be recomputed before the next paint
     this.measurer = element("span", "measure", doc.body);
-    new ResizeObserver(() => this.invalidate()).observe(this.root);
+    // Refitted in the observer itself (after layout, before paint): no frame at old sizes.
+    new ResizeObserver(() => {
+      this.invalidate();
+      this.fit();
+    }).observe(this.root);
     doc.fonts.addEventListener("loadingdone", () => this.invalidate());
   }
 
