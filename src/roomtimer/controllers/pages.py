@@ -67,16 +67,16 @@ async def viewer(request: web.Request) -> web.Response:
     token = request.match_info["shareToken"]
     if not token.isprintable() or len(token) > 512:
         return not_found_page(request)
-    try:
-        state = await request.app[keys.rooms].state(share_token=token)
-    except NotFound:
+    # The viewers' own lookup (one coalesced query for a crowd joining at once).
+    room = await request.app[keys.rooms].find_by_token(token)
+    if room is None:
         return not_found_page(request)
     # Set here rather than by the script, so an overlay never flashes an opaque first frame.
     transparent = request.query.get("transparent", "") in ("1", "true")
     return _page(
         request,
         "viewer.html",
-        title=html.escape(state["room"]["name"]),
+        title=html.escape(room.name),
         config=_script_json({"shareToken": token}),
         html_class="transparent" if transparent else "",
     )
