@@ -33,6 +33,7 @@ READ = """
 """
 
 LIVE = "() => window.roomtimer?.snapshot().connected === true"
+TWO_FRAMES = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
 @dataclass
@@ -53,9 +54,12 @@ class ViewerPage:
         return found["snapshot"], found["at"]
 
     async def wait(self, predicate: str, arg: Any = None, timeout_s: float = 10) -> Any:
-        """Waits until the JS function `predicate(arg)` returns something truthy."""
+        """Waits until the JS function `predicate(arg)` returns something truthy, then until
+        the screen has drawn it (snapshot() answers for the instant, the DOM at each frame)."""
         handle = await self.page.wait_for_function(predicate, arg=arg, timeout=timeout_s * 1000)
-        return await handle.json_value()
+        found = await handle.json_value()
+        await self.page.evaluate(TWO_FRAMES)
+        return found
 
     async def wait_live(self, timeout_s: float = 10) -> None:
         """Waits until the page is connected, joined and clock-synced."""
