@@ -50,10 +50,13 @@ export class Screen {
   /** Draws one frame of `state` (see viewer.js); touches the DOM only where it changed. */
   draw(state) {
     this.syncRows(state.rows);
-    for (const { view, shape } of state.rows) {
+    for (const { view, shape, progress } of state.rows) {
       const row = this.rows.get(view.id);
       setText(row.label, view.label);
       setText(row.digits, view.text);
+      // Quantised: a long timer's bar moves (and restyles) a thousand times at most.
+      const scale = `scaleX(${Math.round(progress * 1000) / 1000})`;
+      if (row.fill.style.transform !== scale) row.fill.style.transform = scale;
       setText(row.tag, state.stale ? "Not live" : (TAGS[view.phase] ?? ""));
       if (row.root.dataset.phase !== view.phase) row.root.dataset.phase = view.phase;
       if (row.shape !== shape || row.labelText !== view.label) {
@@ -93,7 +96,9 @@ export class Screen {
           label: element("span", "label", head),
           tag: element("span", "tag", head),
           digits: element("div", "digits", root),
+          bar: element("div", "bar", root),
         };
+        row.fill = element("div", "fill", row.bar);
         this.rows.set(view.id, row);
         this.dirty = true;
       }
@@ -143,11 +148,15 @@ export class Screen {
     const box = this.timers.getBoundingClientRect();
     const width = box.width * 0.94;
     const rowHeight = box.height / rows.length;
-    let size = rowHeight * 0.7; // the label's line and some air share the rest
+    let size = rowHeight * 0.68; // the label, the bar and some air share the rest
     for (const row of rows) size = Math.min(size, (100 * width) / this.width("digits", row.shape));
     size = Math.max(8, Math.floor(size));
     for (const row of rows) {
       row.digits.style.fontSize = `${size}px`;
+      // The bar is as wide as the row's longest text, and a hairline of the digits' height.
+      row.bar.style.width = `${Math.floor((this.width("digits", row.shape) * size) / 100)}px`;
+      row.bar.style.height = `${Math.max(4, Math.round(size * 0.035))}px`;
+      row.bar.style.marginTop = `${Math.round(size * 0.06)}px`;
       const fitted = (100 * width * 0.8) / this.width("label", row.labelText || " ");
       const label = Math.max(10, Math.min(size * 0.2, rowHeight * 0.14, fitted));
       row.head.style.fontSize = `${Math.floor(label)}px`;

@@ -138,7 +138,8 @@ function frame() {
   const rows = shown.map((timer) => {
     const view = timerView(timer, now);
     // Digits are all one width (tabular figures): the shape is the text with 0s.
-    return { view, shape: longestText(timer, view.text).replace(/\d/g, "0") };
+    const progress = Math.min(Math.max(view.remainingMs / (timer.durationMs || 1), 0), 1);
+    return { view, progress, shape: longestText(timer, view.text).replace(/\d/g, "0") };
   });
   const offline =
     !socket.connected &&
