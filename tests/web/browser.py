@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from playwright.async_api import Browser, ConsoleMessage, Page
+from playwright.async_api import Browser, ConsoleMessage, Page, WebSocket
 
 # The device clock of a page, off by `shift` ms: Date.now and performance.timeOrigin both
 # move, as they do on a screen whose clock is wrong (performance.now() stays monotonic).
@@ -43,6 +43,7 @@ class ViewerPage:
     page: Page
     shift_ms: int = 0
     console: list[str] = field(default_factory=list)
+    websockets: list[WebSocket] = field(default_factory=list)
 
     async def snapshot(self) -> dict[str, Any]:
         """window.roomtimer.snapshot()."""
@@ -105,6 +106,7 @@ async def open_viewer(
 
     page.on("console", on_console)
     page.on("pageerror", lambda exc: viewer.console.append(f"pageerror: {exc}"))
+    page.on("websocket", lambda socket: viewer.websockets.append(socket))
     await page.goto(url)
     if wait_live:
         await viewer.wait_live()
