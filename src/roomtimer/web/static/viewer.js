@@ -39,10 +39,14 @@ const options = readOptions(window.location.search);
 const startedAt = localNow();
 const store = new RoomStore();
 const screen = new Screen(document);
+// A websocket first: one connection that needs no sticky worker (venue routers change a
+// device's address mid-session); long-polling only where a proxy refuses websockets.
 // Reconnection with jitter (randomizationFactor) and a short ceiling: a restarted server
 // gets its screens back within about two seconds, spread over that time.
 const socket = window.io({
   path: "/socket.io/",
+  transports: ["websocket", "polling"],
+  tryAllTransports: true,
   reconnectionDelay: 500,
   reconnectionDelayMax: 2_000,
   randomizationFactor: 0.5,
