@@ -98,6 +98,13 @@ async def test_screenshots_for_the_readme(
         browser, f"{server.url}/v/no-such-room", viewport=(1280, 720), wait_live=False
     )
     await missing.wait("() => document.fonts.status === 'loaded'")
+    assert await missing.page.locator("h1").inner_text() == "This room doesn’t exist (any more)"
+    # Styled by the shipped stylesheet and font, not the browser's defaults.
+    style = await missing.page.evaluate(
+        """() => [getComputedStyle(document.body).backgroundColor,
+                  [...document.fonts].some((f) => f.weight === "700" && f.status === "loaded")]"""
+    )
+    assert style == ["rgb(0, 0, 0)", True]
     await missing.page.screenshot(path=docs_dir / "viewer-404.png")
     for viewer in (main, both, phone, overlay, alone):
         assert viewer.errors() == []
