@@ -12,6 +12,12 @@ from tests.web.browser import open_viewer
 SHIFTS_MS = (0, 7_000, -3_000)
 # A network failure while the server is down is logged by Chromium itself, not the page.
 NETWORK_NOISE = ("net::ERR_CONNECTION_REFUSED", "WebSocket connection to")
+# The time of day shown, and the true one now and a second ago (the last frame may be older).
+TIME_OF_DAY = """(shift) => {
+  const at = performance.timeOrigin + performance.now() - shift;
+  const hms = (ms) => new Date(ms).toTimeString().slice(0, 8);
+  return [document.getElementById("time-of-day").textContent, hms(at), hms(at - 1000)];
+}"""
 DOWN = """() => {
   const snapshot = window.roomtimer.snapshot();
   return !snapshot.connected && !document.getElementById("connection").hidden
@@ -26,11 +32,15 @@ async def test_three_shifted_clocks_agree_with_the_server(
     room = await api.room()
     timer = await api.timer(room["id"], label="Keynote", durationMs=600_000)
     url = f"{server.url}/v/{room['shareToken']}"
-    viewers = [await open_viewer(browser, url, shift_ms=shift) for shift in SHIFTS_MS]
+    viewers = [await open_viewer(browser, url + "?clock=1", shift_ms=s) for s in SHIFTS_MS]
     for viewer in viewers:
         # Each page measured its own clock's error against the server's.
         offset = (await viewer.snapshot())["offsetMs"]
         assert abs(offset + viewer.shift_ms) < 5, (viewer.shift_ms, offset)
+
+        # ?clock=1 shows the server's time of day, not the device's wrong one.
+        shown, *true_times = await viewer.page.evaluate(TIME_OF_DAY, viewer.shift_ms)
+        assert shown in true_times, (viewer.shift_ms, shown, true_times)
 
     ends_at = (await api.command(timer["id"], "start")).body["endsAt"]
     for viewer in viewers:
