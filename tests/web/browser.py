@@ -6,6 +6,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, ConsoleMessage, Page, WebSocket
@@ -34,6 +35,9 @@ READ = """
 
 LIVE = "() => window.roomtimer?.snapshot().connected === true"
 TWO_FRAMES = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
+# Sizes fitted and fonts in: what a screenshot should wait for.
+SETTLED = """() => document.fonts.status === "loaded"
+  && [...document.querySelectorAll(".timer .digits")].every((d) => d.style.fontSize)"""
 
 
 @dataclass
@@ -73,6 +77,11 @@ class ViewerPage:
             timeout_s=timeout_s,
         )
         return found
+
+    async def screenshot(self, path: Path) -> None:
+        """Saves what the screen shows once its fonts are in and its sizes fitted."""
+        await self.wait(SETTLED)
+        await self.page.screenshot(path=path)
 
     def errors(self, ignore: tuple[str, ...] = ()) -> list[str]:
         """Console errors and uncaught exceptions, but those containing an `ignore` string."""

@@ -6,28 +6,18 @@ from typing import Any
 
 from tests.support.app import Api
 from tests.support.server import ServerProcess
-from tests.web.browser import ViewerPage, open_viewer
+from tests.web.browser import SETTLED, open_viewer
 
 # A page of its own, so the overlay is shown over a checkerboard without touching the viewer.
 CHECKERBOARD = """<!doctype html><html><body style="margin:0;
 background: repeating-conic-gradient(#6b7079 0 25%, #8d929b 0 50%) 0 0 / 40px 40px">
 <img style="display:block" src="data:image/png;base64,{png}"></body></html>"""
-# Sizes fitted and fonts in: what a screenshot should wait for.
-TWO_FRAMES = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
-SETTLED = """() => document.fonts.status === "loaded"
-  && [...document.querySelectorAll(".timer .digits")].every((d) => d.style.fontSize)"""
 BOXES = """() => [...document.querySelectorAll(".timer .digits, .timer .head")].map((node) => {
   const box = node.getBoundingClientRect();
   return { cls: node.className, left: box.left, right: box.right, top: box.top,
            bottom: box.bottom, width: box.width, height: box.height };
 })"""
 VIEWPORTS = [(1920, 1080), (390, 844), (844, 390), (320, 240), (3840, 600), (600, 1600)]
-
-
-async def shoot(viewer: ViewerPage, path: Path) -> None:
-    await viewer.wait(SETTLED)
-    await viewer.page.evaluate(TWO_FRAMES)
-    await viewer.page.screenshot(path=path)
 
 
 async def test_longest_text_fits_any_viewport(
@@ -43,7 +33,6 @@ async def test_longest_text_fits_any_viewport(
         await viewer.page.set_viewport_size({"width": width, "height": height})
         await viewer.wait(f"() => window.innerWidth === {width}")
         await viewer.wait(SETTLED)
-        await viewer.page.evaluate(TWO_FRAMES)
         boxes = await viewer.page.evaluate(BOXES)
         for box in boxes:
             assert box["left"] >= 0 and box["right"] <= width, (width, height, box)
@@ -70,13 +59,13 @@ async def test_screenshots_for_the_readme(
     await api.timer(room["id"], label="Q&A", durationMs=900_000)
 
     main = await open_viewer(browser, f"{url}?timer={keynote['id']}&clock=1", viewport=(1920, 1080))
-    await shoot(main, docs_dir / "viewer.png")
+    await main.screenshot(docs_dir / "viewer.png")
 
     both = await open_viewer(browser, url, viewport=(1920, 1080))
     await api.call("DELETE", f"/api/timers/{over['id']}")
     await both.wait("() => window.roomtimer.snapshot().timers.length === 2")
     phone = await open_viewer(browser, url, viewport=(390, 844), scale=2)
-    await shoot(phone, docs_dir / "viewer-phone.png")
+    await phone.screenshot(docs_dir / "viewer-phone.png")
 
     overlay = await open_viewer(
         browser, f"{url}?transparent=1&timer={keynote['id']}", viewport=(1280, 720)
@@ -92,7 +81,7 @@ async def test_screenshots_for_the_readme(
     await api.command(late["id"], "start")
     alone = await open_viewer(browser, f"{url}?timer={late['id']}", viewport=(1280, 720))
     await alone.wait_timer("t.text === '+0:02'")
-    await shoot(alone, docs_dir / "viewer-overtime.png")
+    await alone.screenshot(docs_dir / "viewer-overtime.png")
 
     missing = await open_viewer(
         browser, f"{server.url}/v/no-such-room", viewport=(1280, 720), wait_live=False
