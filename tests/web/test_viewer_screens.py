@@ -51,19 +51,30 @@ async def test_screenshots_for_the_readme(
 ) -> None:
     room = await api.room(name="Main hall")
     url = f"{server.url}/v/{room['shareToken']}"
-    over = await api.timer(room["id"], label="Speaker 3", durationMs=1_000)
-    await api.command(over["id"], "start")  # overtime by the time it is photographed
     keynote = await api.timer(room["id"], label="Keynote", durationMs=1_200_000)
     await api.command(keynote["id"], "start")
     await api.command(keynote["id"], "adjust", {"deltaMs": -77_600})
+    panel = await api.timer(room["id"], label="Panel", durationMs=2_700_000)
+    for command in ("start", "pause"):
+        await api.command(panel["id"], command)
+    await api.command(panel["id"], "adjust", {"deltaMs": -1_362_000})
     await api.timer(room["id"], label="Q&A", durationMs=900_000)
+    over = await api.timer(room["id"], label="Speaker 3", durationMs=1_000)
+    await api.command(over["id"], "start")
 
     main = await open_viewer(browser, f"{url}?timer={keynote['id']}&clock=1", viewport=(1920, 1080))
     await main.screenshot(docs_dir / "viewer.png")
 
-    both = await open_viewer(browser, url, viewport=(1920, 1080))
-    await api.call("DELETE", f"/api/timers/{over['id']}")
-    await both.wait("() => window.roomtimer.snapshot().timers.length === 2")
+    grid = await open_viewer(browser, url, viewport=(1920, 1080))
+    await grid.wait_timer("t.label === 'Speaker 3' && t.text === '+0:01'")
+    await grid.screenshot(docs_dir / "viewer-grid.png")
+    # Four timers on a wide screen: two columns give larger digits than four rows.
+    columns = "() => getComputedStyle(document.getElementById('timers')).gridTemplateColumns"
+    assert len((await grid.page.evaluate(columns)).split()) == 2
+
+    for gone in (over, panel):
+        await api.call("DELETE", f"/api/timers/{gone['id']}")
+    await grid.wait("() => window.roomtimer.snapshot().timers.length === 2")
     phone = await open_viewer(browser, url, viewport=(390, 844), scale=2)
     await phone.screenshot(docs_dir / "viewer-phone.png")
 
@@ -95,7 +106,7 @@ async def test_screenshots_for_the_readme(
     )
     assert style == ["rgb(0, 0, 0)", True]
     await missing.page.screenshot(path=docs_dir / "viewer-404.png")
-    for viewer in (main, both, phone, overlay, alone):
+    for viewer in (main, grid, phone, overlay, alone):
         assert viewer.errors() == []
     # The document's own 404 is the only thing Chromium reports there.
     assert all("status of 404" in line for line in missing.errors())

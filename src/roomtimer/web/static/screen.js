@@ -1,5 +1,7 @@
 // The DOM of the viewer screen: rows of timers fitted to the viewport, message, notices.
 
+const GAP = 12; // px between timers, as #timers.multi's gap in viewer.css
+
 const TAGS = {
   idle: "Ready",
   paused: "Paused",
@@ -140,25 +142,40 @@ export class Screen {
     return this.widths.get(key);
   }
 
-  /** The longest text of every row fits the width; all rows share one digit size. */
+  /** The grid (columns) that gives the largest digits, and that digit size. */
+  layout(count, widest, box) {
+    let best = { columns: 1, size: 0, cellWidth: box.width, cellHeight: box.height };
+    for (let columns = 1; columns <= count; columns += 1) {
+      const cellWidth = (box.width - GAP * (columns - 1)) / columns;
+      const lines = Math.ceil(count / columns);
+      const cellHeight = (box.height - GAP * (lines - 1)) / lines;
+      // The label, the bar and some air share what the digits leave of a cell's height.
+      const size = Math.min(cellHeight * 0.68, (100 * cellWidth * 0.92) / widest);
+      // Another column only for clearly larger digits: one column reads most naturally.
+      if (size > best.size * 1.15) best = { columns, size, cellWidth, cellHeight };
+    }
+    return best;
+  }
+
+  /** The longest text of every timer fits its cell; all timers share one digit size. */
   fit() {
     this.dirty = false;
     const rows = [...this.rows.values()];
+    this.timers.classList.toggle("multi", rows.length > 1);
     if (rows.length === 0) return;
+    const widest = Math.max(...rows.map((row) => this.width("digits", row.shape)));
     const box = this.timers.getBoundingClientRect();
-    const width = box.width * 0.94;
-    const rowHeight = box.height / rows.length;
-    let size = rowHeight * 0.68; // the label, the bar and some air share the rest
-    for (const row of rows) size = Math.min(size, (100 * width) / this.width("digits", row.shape));
-    size = Math.max(8, Math.floor(size));
+    const { columns, size: exact, cellWidth, cellHeight } = this.layout(rows.length, widest, box);
+    this.timers.style.gridTemplateColumns = `repeat(${columns}, minmax(0, 1fr))`;
+    const size = Math.max(8, Math.floor(exact));
     for (const row of rows) {
       row.digits.style.fontSize = `${size}px`;
       // The bar is as wide as the row's longest text, and a hairline of the digits' height.
       row.bar.style.width = `${Math.floor((this.width("digits", row.shape) * size) / 100)}px`;
       row.bar.style.height = `${Math.max(4, Math.round(size * 0.035))}px`;
       row.bar.style.marginTop = `${Math.round(size * 0.06)}px`;
-      const fitted = (100 * width * 0.8) / this.width("label", row.labelText || " ");
-      const label = Math.max(10, Math.min(size * 0.2, rowHeight * 0.14, fitted));
+      const fitted = (100 * cellWidth * 0.75) / this.width("label", row.labelText || " ");
+      const label = Math.max(10, Math.min(size * 0.2, cellHeight * 0.14, fitted));
       row.head.style.fontSize = `${Math.floor(label)}px`;
     }
   }
