@@ -4,17 +4,15 @@ import hashlib
 import json
 import re
 
-import pytest
-
 from roomtimer.controllers.pages import STATIC_DIR, WEB_DIR
-from tests.support.services import JS_DIR
+from tests.support.services import JS_DIR, needs
 
 STOCK_CLIENT = JS_DIR / "node_modules" / "socket.io-client"
 
 
 def test_socket_io_build_is_the_pinned_stock_file() -> None:
     if not (STOCK_CLIENT / "dist" / "socket.io.min.js").is_file():
-        pytest.skip("tests/js/node_modules has no socket.io-client: run `npm ci` in tests/js")
+        needs("Node socket.io-client", "tests/js has no node_modules: run `npm ci` there")
 
     pinned = json.loads((JS_DIR / "package.json").read_text())["dependencies"]["socket.io-client"]
     installed = json.loads((STOCK_CLIENT / "package.json").read_text())["version"]
