@@ -12,7 +12,7 @@ from roomtimer.controllers.pages import STATIC_DIR
 
 SCRIPT = r"""
 import { formatRemaining, timerView } from "./format.js";
-import { estimate } from "./clock.js";
+import { ServerClock, estimate } from "./clock.js";
 import { RoomStore } from "./store.js";
 
 const out = {};
@@ -57,6 +57,39 @@ log.push(store.message);
 store.apply("room-deleted", { id: "r" });
 log.push([store.closed, store.apply("timer-update", timer(9))]);
 out.store = log;
+
+// ServerClock against a fake socket: the server's clock is 5 s ahead, round trips vary.
+let local = 1_000_000;
+const scheduled = [];
+globalThis.setTimeout = (fn, ms) => scheduled.push({ fn, ms }) && scheduled.length;
+globalThis.clearTimeout = () => {};
+const rtts = [40, 4, 30, 6, 50, 2, 8, 60, 3, 5, 7, 9];
+const socket = {
+  connected: false, handlers: {}, pings: 0,
+  on(event, fn) { (this.handlers[event] ??= []).push(fn); },
+  fire(event) { for (const fn of this.handlers[event] ?? []) fn(); },
+  timeout() {
+    return { emit: (event, ack) => {
+      const rtt = rtts[this.pings++ % rtts.length];
+      local += rtt / 2; const serverTime = local + 5_000; local += rtt / 2;
+      queueMicrotask(() => ack(null, { serverTime }));
+    } };
+  },
+};
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+const clock = new ServerClock(socket, { now: () => local });
+const trace = { before: [clock.synced, socket.pings] };
+socket.connected = true; socket.fire("connect"); await settle();
+trace.burst = [socket.pings, clock.synced, clock.offsetMs, clock.rttMs, scheduled.at(-1).ms];
+scheduled.at(-1).fn(); await settle();
+trace.refresh = [socket.pings, clock.offsetMs];
+socket.connected = false; socket.fire("disconnect");
+scheduled.at(-1).fn(); await settle();
+trace.whileDown = socket.pings;
+socket.connected = true; socket.fire("connect");
+trace.reconnected = clock.synced; await settle();
+trace.after = [socket.pings, clock.synced, clock.samples.length];
+out.clock = trace;
 console.log(JSON.stringify(out));
 """
 
@@ -127,3 +160,16 @@ def test_store_drops_versions_not_newer_and_defaults_missing_fields(
     assert timers == [["a", "newer", 4, None]]
     assert message == {"text": "Wrap up", "visible": True, "blackout": False, "updatedAt": None}
     assert closed == ["deleted", False]
+
+
+def test_clock_bursts_on_every_connect_and_refreshes_while_up(results: dict[str, Any]) -> None:
+    clock = results["clock"]
+    assert clock["before"] == [False, 0]  # nothing is sent before the socket is up
+    pings, synced, offset, rtt, next_run_ms = clock["burst"]
+    assert (pings, synced) == (8, True)
+    assert offset == 5_000 and rtt == 2  # exact: the fake's delays are symmetric
+    assert 24_000 <= next_run_ms <= 36_000  # re-estimated well within a minute
+    assert clock["refresh"] == [12, 5_000]  # 4 more samples
+    assert clock["whileDown"] == 12  # a refresh due while down sends nothing
+    assert clock["reconnected"] is False  # a new connection is not trusted until measured
+    assert clock["after"] == [20, True, 8]  # a fresh burst; older samples forgotten
