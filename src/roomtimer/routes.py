@@ -2,11 +2,11 @@
 
 from aiohttp import web
 
-from roomtimer.controllers import ops, rooms, streams, timers
+from roomtimer.controllers import ops, pages, rooms, streams, timers
 
 
 def setup_routes(app: web.Application) -> None:
-    """Registers the HTTP API (Socket.IO attaches its own `/socket.io/`)."""
+    """Registers the HTTP API and the pages (Socket.IO attaches its own `/socket.io/`)."""
     r = app.router
     r.add_get("/health", ops.health)
     r.add_get("/health/live", ops.live)
@@ -26,3 +26,5 @@ def setup_routes(app: web.Application) -> None:
     r.add_put("/api/timers/{id}", timers.update_timer)
     r.add_delete("/api/timers/{id}", timers.delete_timer)
     r.add_post("/api/timers/{id}/{command:start|pause|reset|adjust}", timers.timer_command)
+    r.add_get("/v/{shareToken}", pages.viewer)
+    r.add_get("/static/{version}/{path:.+}", pages.static)

@@ -1,0 +1,69 @@
+"""How the viewer screen connects: a websocket (through the shipped Nginx too), else polling."""
+
+from pathlib import Path
+from typing import Any
+
+from tests.support import free_port
+from tests.support.app import Api
+from tests.support.cluster import write_nginx_files
+from tests.support.plugin import StartNginx
+from tests.support.server import ServerProcess
+from tests.web.browser import open_viewer
+
+# A proxy that passes HTTP but answers every websocket handshake with 403.
+REFUSING_PROXY = """
+events {{}}
+http {{
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      if ($http_upgrade) {{ return 403; }}
+      proxy_pass http://127.0.0.1:{upstream};
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+    }}
+  }}
+}}
+"""
+
+
+async def test_page_works_behind_the_shipped_nginx(
+    server: ServerProcess, api: Api, browser: Any, nginx_factory: StartNginx, tmp_path: Path
+) -> None:
+    port = free_port()
+    conf = write_nginx_files(tmp_path / "nginx", port, [server.port])
+    await nginx_factory(conf, workdir=tmp_path / "nginx")
+    room = await api.room()
+    timer = await api.timer(room["id"], label="Keynote")
+
+    viewer = await open_viewer(browser, f"http://127.0.0.1:{port}/v/{room['shareToken']}")
+    ends_at = (await api.command(timer["id"], "start")).body["endsAt"]
+    await viewer.wait_timer("t.phase === 'running'")
+    snapshot, at = await viewer.read()
+    assert abs(snapshot["timers"][0]["remainingMs"] - (ends_at - at)) < 20
+    # The page's policy let it upgrade to a websocket through Nginx, and it stays open.
+    upgraded = [ws for ws in viewer.websockets if "transport=websocket" in ws.url]
+    assert upgraded and upgraded[0].url.startswith(f"ws://127.0.0.1:{port}/socket.io/")
+    assert not upgraded[0].is_closed()
+    assert viewer.errors() == []
+
+
+async def test_falls_back_to_polling_where_websockets_are_refused(
+    server: ServerProcess, api: Api, browser: Any, nginx_factory: StartNginx
+) -> None:
+    port = free_port()
+    await nginx_factory(REFUSING_PROXY.format(port=port, upstream=server.port))
+    room = await api.room()
+    timer = await api.timer(room["id"], label="Keynote")
+    viewer = await open_viewer(browser, f"http://127.0.0.1:{port}/v/{room['shareToken']}")
+    ends_at = (await api.command(timer["id"], "start")).body["endsAt"]
+    await viewer.wait_timer("t.phase === 'running'")
+    snapshot, at = await viewer.read()
+    assert abs(snapshot["timers"][0]["remainingMs"] - (ends_at - at)) < 20
+    polled = await viewer.page.evaluate(
+        "() => performance.getEntriesByType('resource')"
+        ".some((e) => e.name.includes('/socket.io/?EIO=4&transport=polling'))"
+    )
+    assert polled
+    # Chromium reports the refused handshake itself; the page logs nothing.
+    assert viewer.errors(ignore=("WebSocket connection to",)) == []
