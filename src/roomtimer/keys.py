@@ -1,5 +1,7 @@
 """Every typed key of the application and of requests, in one place."""
 
+from typing import Any
+
 from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -37,6 +39,8 @@ limiter = web.AppKey("limiter", Limiter)
 scheduler = web.AppKey("scheduler", Scheduler)
 rooms = web.AppKey("rooms", RoomService)
 timers = web.AppKey("timers", TimerService)
+
+openapi = web.AppKey("openapi", dict[str, Any])
 
 raw_body = web.RequestKey("raw_body", bytes)
 request_id = web.RequestKey("request_id", str)

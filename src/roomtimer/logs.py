@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from aiohttp.http_exceptions import HttpProcessingError
 from loguru import logger
 from sqlalchemy.engine import make_url
 
@@ -139,7 +140,13 @@ class _Intercept(logging.Handler):
         message = record.getMessage()
         if record.name.startswith("aiosqlite"):
             message = _without_parameters(message)
-        logger.opt(depth=6, exception=record.exc_info).log(level, message)
+        exc_info = record.exc_info
+        if exc_info and isinstance(exc_info[1], HttpProcessingError):
+            # A malformed request (a NUL in a header, a line too long) is the client's
+            # error, answered 400 by aiohttp: one line, not an ERROR with a traceback.
+            level, exc_info = "WARNING", None
+            message = f"{message}: {type(record.exc_info[1]).__name__}"  # type: ignore[index]
+        logger.opt(depth=6, exception=exc_info).log(level, message)
 
 
 # aiosqlite's debug lines repr each call: `functools.partial(<method>, 'SQL', (params…))`.

@@ -5,6 +5,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from roomtimer.schemas import public
+
 
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -24,7 +26,4 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> web.Response:
     """`{"error": {code, message, details?}, "serverTime": now}` with `status`."""
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        error["details"] = details
-    return json_response({"error": error, "serverTime": now}, status, headers)
+    return json_response(public.error_body(code, message, now, details), status, headers)

@@ -50,16 +50,18 @@ def _script_json(value: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _page(request: web.Request, name: str, status: int = 200, **fields: str) -> web.Response:
+def page(
+    request: web.Request, name: str, status: int = 200, csp: str | None = None, **fields: str
+) -> web.Response:
+    """A page of web/templates, with its static files' versioned URL and its CSP."""
     body = _template(name).substitute(static=f"/static/{asset_version()}", **fields)
-    return web.Response(
-        text=body, status=status, content_type="text/html", headers=page_headers(request)
-    )
+    headers = page_headers(request, csp)
+    return web.Response(text=body, status=status, content_type="text/html", headers=headers)
 
 
 def not_found_page(request: web.Request) -> web.Response:
     """The friendly 404 page of an unknown or revoked share token."""
-    return _page(request, "not_found.html", 404)
+    return page(request, "not_found.html", 404)
 
 
 async def viewer(request: web.Request) -> web.Response:
@@ -73,7 +75,7 @@ async def viewer(request: web.Request) -> web.Response:
         return not_found_page(request)
     # Set here rather than by the script, so an overlay never flashes an opaque first frame.
     transparent = request.query.get("transparent", "") in ("1", "true")
-    return _page(
+    return page(
         request,
         "viewer.html",
         title=html.escape(room.name),

@@ -5,11 +5,14 @@ from collections.abc import Callable
 from typing import Any
 
 import socketio
+from loguru import logger
 
 from roomtimer.clock import Clock
+from roomtimer.infra import db as database
 from roomtimer.infra.tokens import InvalidToken
 from roomtimer.models.tables import Room
 from roomtimer.realtime.control import ControlSockets
+from roomtimer.realtime.packets import UNREADABLE
 from roomtimer.realtime.rooms import NAMESPACE, PREFIX, SocketRooms, channel
 from roomtimer.realtime.server import RoomtimerServer, ack_wanted
 from roomtimer.schemas import public
@@ -33,7 +36,13 @@ class SocketError(Exception):
 
 def _share_token(payload: Any) -> str:
     token = payload.get("shareToken") if isinstance(payload, dict) else None
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+    # Not printable (NUL, lone surrogates): no token is, and PostgreSQL refuses to compare.
+    if (
+        not isinstance(token, str)
+        or not token
+        or len(token) > MAX_TOKEN_LENGTH
+        or not token.isprintable()
+    ):
         raise SocketError("invalid_payload", "Expected {shareToken: string}")
     return token
 
@@ -129,11 +138,23 @@ class ViewerNamespace(socketio.AsyncNamespace):
                 raise SocketError("rate_limited", "Too many events; slow down")
             if not isinstance(event, str):  # a hand-made packet: `42[5]`
                 raise SocketError("invalid_payload", "An event name is a string")
+            if event == UNREADABLE:
+                raise SocketError("invalid_payload", "The message is not valid JSON")
             return await super().trigger_event(event.replace("-", "_"), *args)
         except SocketError as exc:
-            payload = public.error_event(exc.code, exc.message, self.clock.now_ms())
-            await self.sockets.to_socket(sid, "error", payload)
-            return public.ack_refused(exc.code, exc.message)
+            return await self._refuse(sid, exc.code, exc.message)
+        except Exception as exc:  # every request gets its answer, whatever went wrong
+            if database.is_unavailable(exc):
+                logger.warning("socket {} on {}: the database is unavailable", event, sid)
+                return await self._refuse(sid, "unavailable", "Try again in a moment")
+            logger.exception("socket event {} failed", event)
+            return await self._refuse(sid, "internal_error", "Internal server error")
+
+    async def _refuse(self, sid: str, code: str, message: str) -> public.Ack:
+        """The `error` event to the socket, and the ack that says the same."""
+        payload = public.error_event(code, message, self.clock.now_ms())
+        await self.sockets.to_socket(sid, "error", payload)
+        return public.ack_refused(code, message)
 
     async def _room(self, payload: Any) -> Room:
         room = await self.room_service.find_by_token(_share_token(payload))

@@ -1,6 +1,7 @@
 """HTTP handlers of timers."""
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from roomtimer import keys
 from roomtimer.controllers.parsing import load_owned, path_key
@@ -53,18 +54,22 @@ async def delete_timer(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def timer_command(request: web.Request) -> web.Response:
-    """POST /api/timers/{id}/{start|pause|reset|adjust}"""
-    owner = require_owner(request)
-    timer_id = path_key(request, "id")
-    name = request.match_info["command"]
-    service = request.app[keys.timers]
-    body = await load_owned(
-        request,
-        timer_adjust if name == "adjust" else empty,
-        lambda: service.check_owner(owner_id=owner, timer_id=timer_id),
-    )
-    timer = await service.command(
-        owner_id=owner, timer_id=timer_id, name=name, delta_ms=body.get("delta_ms")
-    )
-    return json_response(public.timer_event(timer.value, timer.at))
+def timer_command(name: str) -> Handler:
+    """The handler of POST /api/timers/{id}/<name> (start, pause, reset or adjust)."""
+    schema = timer_adjust if name == "adjust" else empty
+
+    async def command(request: web.Request) -> web.Response:
+        owner = require_owner(request)
+        timer_id = path_key(request, "id")
+        service = request.app[keys.timers]
+        body = await load_owned(
+            request, schema, lambda: service.check_owner(owner_id=owner, timer_id=timer_id)
+        )
+        timer = await service.command(
+            owner_id=owner, timer_id=timer_id, name=name, delta_ms=body.get("delta_ms")
+        )
+        return json_response(public.timer_event(timer.value, timer.at))
+
+    command.__name__ = f"{name}_timer"
+    command.__doc__ = f"POST /api/timers/{{id}}/{name}"
+    return command

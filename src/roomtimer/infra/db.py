@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -106,3 +107,36 @@ async def ping(engine: AsyncEngine) -> None:
     """Raises unless the database answers."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+_UNREACHABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,  # no pooled connection came free
+    OSError,  # refused, reset, unreachable (ConnectionError is one)
+    TimeoutError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached (down, refusing, timing out),
+    not that a statement was wrong: the caller answers 503 `unavailable`, not 500."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(
+            current, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError
+        ):
+            return True
+        if isinstance(current, OSError | TimeoutError | ConnectionError):
+            return True
+        if (
+            type(current).__module__.startswith("asyncpg")
+            and "Connection" in type(current).__name__
+        ):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False

@@ -6,7 +6,8 @@ from loguru import logger
 from marshmallow import ValidationError
 
 from roomtimer import keys
-from roomtimer.errors import AppError, MethodNotAllowed, RateLimited
+from roomtimer.errors import AppError, MethodNotAllowed, RateLimited, Unavailable
+from roomtimer.infra import db as database
 from roomtimer.render import error_response
 
 HTTP_CODES = {
@@ -65,7 +66,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status < 400:
             raise
         return http_error_response(exc, clock.now_ms())
-    except Exception:
+    except Exception as exc:
+        if database.is_unavailable(exc):  # a dependency down is 503, and no stack trace
+            logger.warning("{} {}: the database is unavailable", request.method, _route(request))
+            return app_error_response(Unavailable("The database is unavailable"), clock.now_ms())
         logger.exception("unhandled error on {} {}", request.method, _route(request))
         return error_response(clock.now_ms(), 500, "internal_error", "Internal server error")
 

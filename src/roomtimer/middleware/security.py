@@ -42,10 +42,26 @@ def page_csp(host: str | None) -> str:
     )
 
 
-def page_headers(request: web.Request) -> dict[str, str]:
+# Swagger UI (GET /api/docs) draws its icons from data: URIs and fetches the document and
+# "try it out" requests from this origin; it runs no inline script.
+DOCS_CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def page_headers(request: web.Request, csp: str | None = None) -> dict[str, str]:
     """Headers of an HTML page: its CSP, same-origin framing, never cached (state is live)."""
     return {
-        "Content-Security-Policy": page_csp(request.host),
+        "Content-Security-Policy": csp or page_csp(request.host),
         "X-Frame-Options": "SAMEORIGIN",
         "Cache-Control": "no-store",
     }

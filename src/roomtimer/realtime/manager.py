@@ -21,6 +21,7 @@ from socketio import packet as sio_packet
 
 from roomtimer.infra.background import spawn
 from roomtimer.realtime.lean_socket import install_engineio_hooks
+from roomtimer.realtime.packets import LenientPacket
 from roomtimer.realtime.transport import (
     DROPPED_ATTR,
     WS_ATTR,
@@ -41,6 +42,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BUFFER_BYTES = 1024 * 1024
+# Packet classes whose encoding is the stock JSON one (LenientPacket changes decoding only).
+JSON_PACKETS = (sio_packet.Packet, LenientPacket)
 DropHook = Callable[[str], None]
 
 
@@ -201,7 +204,7 @@ class FastManagerMixin(socketio.AsyncManager):  # type: ignore[misc]
         """
         make = self.server.packet_class
         try:
-            if make is not sio_packet.Packet:
+            if make not in JSON_PACKETS:
                 raise TypeError("a custom packet class encodes its own packets")
             body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
         except TypeError:

@@ -19,6 +19,7 @@ from roomtimer.config import Settings
 from roomtimer.realtime import codec as orjson_json
 from roomtimer.realtime import compat
 from roomtimer.realtime.manager import FastAsyncManager
+from roomtimer.realtime.packets import LenientPacket
 
 # Set for the duration of each event handler: did the client pass an ack callback?
 ack_wanted: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_wanted", default=False)
@@ -95,6 +96,7 @@ def create_socket_server(
         cors_allowed_origins=origins,
         max_http_buffer_size=MAX_CLIENT_MESSAGE_BYTES,
         json=orjson_json,
+        serializer=LenientPacket,
         logger=False,
         engineio_logger=False,
         transports=["polling", "websocket"],

@@ -146,6 +146,19 @@ class WatchAck(TypedDict):
     serverTime: int
 
 
+class ErrorDetail(TypedDict):
+    code: str
+    message: str
+    details: NotRequired[dict[str, Any]]
+
+
+class ErrorBody(TypedDict):
+    """Every error answer: the contract's code, a message, per-field details if any."""
+
+    error: ErrorDetail
+    serverTime: int
+
+
 class ServerTime(TypedDict):
     """The `ping` ack and the `pong` event."""
 
@@ -356,6 +369,14 @@ def readiness(found: dict[str, str], now: int) -> HealthPublic:
 def liveness(now: int) -> LivePublic:
     """GET /health/live: the process serves."""
     return {"status": "ok", "serverTime": now}
+
+
+def error_body(code: str, message: str, now: int, details: dict[str, Any] | None) -> ErrorBody:
+    """An error answer's body."""
+    error: ErrorDetail = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"error": error, "serverTime": now}
 
 
 def server_time(now: int) -> ServerTime:
