@@ -168,10 +168,17 @@ def _path(path: str) -> str:
     )
 
 
+def _tag(path: str) -> str:
+    """The group of a route in the reference: rooms, timers, or operations."""
+    for prefix, tag in (("/api/rooms", "rooms"), ("/api/timers", "timers")):
+        if path.startswith(prefix):
+            return tag
+    return "operations"
+
+
 def _operation(op: Operation, components: Components) -> dict[str, Any]:
     out: dict[str, Any] = {"summary": op.summary, "operationId": op.handler.__name__}
-    if op.tags:
-        out["tags"] = list(op.tags)
+    out["tags"] = list(op.tags) or [_tag(op.path)]
     names = [p[1:-1].split(":", 1)[0] for p in op.path.split("/") if p.startswith("{")]
     parameters = [
         {"name": n, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
