@@ -20,6 +20,7 @@ from roomtimer.infra import tokens
 from roomtimer.infra.cluster import ClusterCounts, ClusterGate
 from roomtimer.infra.metrics import Metrics
 from roomtimer.middleware.body import body_middleware
+from roomtimer.middleware.client_ip import handshake_address
 from roomtimer.middleware.errors import errors_middleware
 from roomtimer.middleware.observability import observability_middleware
 from roomtimer.middleware.ratelimit import create_limiter, rate_item, rate_limit_middleware
@@ -95,7 +96,18 @@ def _setup_namespace(app: web.Application) -> None:
     app[keys.bus].subscribe(control)
     verify = partial(tokens.verify, app[keys.settings].jwt_secret)
     sockets, presence, clock = app[keys.socket_rooms], app[keys.presence], app[keys.clock]
-    namespace = ViewerNamespace(rooms, presence, sockets, control, verify, clock)
+    settings = app[keys.settings]
+    namespace = ViewerNamespace(
+        rooms,
+        presence,
+        sockets,
+        control,
+        verify,
+        clock,
+        address_of=partial(handshake_address, settings.trusted_proxies),
+        max_rooms=settings.socket_max_rooms,
+        max_per_address=settings.socket_max_per_address,
+    )
     app[keys.sio].register_namespace(namespace)
 
 

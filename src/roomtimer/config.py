@@ -46,6 +46,8 @@ class Settings:
     environment: str = "development"
     shutdown_timeout_s: float = 10.0
     fast_path: bool = True
+    socket_max_rooms: int = 20
+    socket_max_per_address: int = 1000
 
     @property
     def production(self) -> bool:
@@ -215,4 +217,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_proxies(env.get("TRUSTED_PROXIES")),
         environment=environment,
         fast_path=_switch(env, "ROOMTIMER_FAST_PATH", True),
+        socket_max_rooms=_int(env, "SOCKET_MAX_ROOMS", 20),
+        socket_max_per_address=_int(env, "SOCKET_MAX_CONNECTIONS_PER_ADDRESS", 1000),
     )

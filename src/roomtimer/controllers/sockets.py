@@ -1,6 +1,5 @@
 """Socket.IO handlers of viewers: join, leave, sync, ping."""
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -8,6 +7,7 @@ import socketio
 from loguru import logger
 
 from roomtimer.clock import Clock
+from roomtimer.controllers.socket_limits import AddressCaps, EventWindows, Verdict
 from roomtimer.infra import db as database
 from roomtimer.infra.tokens import InvalidToken
 from roomtimer.models.tables import Room
@@ -20,9 +20,6 @@ from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
 
 MAX_TOKEN_LENGTH = 512
-# 60 events per 10 s per socket: clock sync sends bursts of pings.
-EVENTS_PER_WINDOW = 60
-WINDOW_S = 10.0
 
 
 class SocketError(Exception):
@@ -47,33 +44,6 @@ def _share_token(payload: Any) -> str:
     return token
 
 
-class EventWindows:
-    """Fixed-window event counts per socket, forgotten when the socket goes.
-
-    In memory and O(1) per event: sockets live in one process, so nothing is shared.
-    (The `limits` memory storage scans every key on a timer: with thousands of
-    sockets that scan cost more CPU than the joins themselves.)
-    """
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._windows: dict[str, tuple[float, int]] = {}
-
-    def hit(self, sid: str) -> bool:
-        """Counts one event of `sid`; False once it is over the limit in this window."""
-        now = time.monotonic()
-        started, count = self._windows.get(sid, (now, 0))
-        if now - started >= self.window_s:
-            started, count = now, 0
-        self._windows[sid] = (started, count + 1)
-        return count < self.limit
-
-    def forget(self, sid: str) -> None:
-        """Drops a gone socket's window."""
-        self._windows.pop(sid, None)
-
-
 class ViewerNamespace(socketio.AsyncNamespace):
     """The default namespace: viewers, and owners' control sockets (`auth: {token}`).
 
@@ -88,6 +58,10 @@ class ViewerNamespace(socketio.AsyncNamespace):
         control: ControlSockets,
         verify_token: Callable[[str], str],
         clock: Clock,
+        *,
+        address_of: Callable[[Any], str],
+        max_rooms: int = 20,
+        max_per_address: int = 1000,
     ) -> None:
         super().__init__(NAMESPACE)
         self.room_service = rooms
@@ -96,10 +70,20 @@ class ViewerNamespace(socketio.AsyncNamespace):
         self.control = control
         self.verify_token = verify_token
         self.clock = clock
-        self.windows = EventWindows(EVENTS_PER_WINDOW, WINDOW_S)
+        self.windows = EventWindows()
+        self.address_of = address_of  # the client's address from the handshake's environ
+        self.max_rooms = max_rooms
+        self.caps = AddressCaps(max_per_address)
 
     async def on_connect(self, sid: str, environ: Any, auth: Any = None) -> None:
         """A viewer, or an owner's control socket when `auth` carries a token (refused if bad)."""
+        if not self.caps.admit(sid, self.address_of(environ)):
+            message = "Too many connections from this address"
+            refused = socketio.exceptions.ConnectionRefusedError(
+                message, {"code": "rate_limited", "message": message}
+            )
+            refused.error_args["code"] = "rate_limited"
+            raise refused
         if not isinstance(auth, dict) or "token" not in auth:
             return
         token = auth["token"]
@@ -114,6 +98,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
             )
             # The stock JS client hands `data` over as `err.data`; `code` also stands on top.
             refused.error_args["code"] = "unauthorized"
+            self.caps.release(sid)  # refused: python-socketio will not call on_disconnect
             raise refused from None
         await self.save_session(sid, {"owner": owner})
 
@@ -133,8 +118,15 @@ class ViewerNamespace(socketio.AsyncNamespace):
         if event in ("connect", "disconnect"):
             return await super().trigger_event(event, *args)
         sid = args[0]
+        verdict = self.windows.hit(sid)
+        if verdict is Verdict.DROP:
+            return None
+        if verdict is Verdict.CUT:  # it went on flooding after being told: it goes
+            logger.warning("socket {} disconnected for flooding", sid)
+            await self.disconnect(sid)
+            return None
         try:
-            if not self.windows.hit(sid):
+            if verdict is Verdict.REFUSE:
                 raise SocketError("rate_limited", "Too many events; slow down")
             if not isinstance(event, str):  # a hand-made packet: `42[5]`
                 raise SocketError("invalid_payload", "An event name is a string")
@@ -176,6 +168,9 @@ class ViewerNamespace(socketio.AsyncNamespace):
     async def on_join_room(self, sid: str, payload: Any = None, *_: Any) -> public.Ack:
         """Joins the room of a share token and sends its state."""
         room = await self._room(payload)
+        joined = [name for name in self.rooms(sid) if name.startswith(PREFIX)]
+        if channel(room.id) not in joined and len(joined) >= self.max_rooms:
+            raise SocketError("too_many_rooms", f"A socket joins at most {self.max_rooms} rooms")
         await self.enter_room(sid, channel(room.id))
         await self._send_state(sid, room)
         self.presence.changed(room.id)
@@ -210,6 +205,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
     async def on_disconnect(self, sid: str, *_: Any) -> None:
         """Recounts the rooms the socket was in."""
         self.windows.forget(sid)
+        self.caps.release(sid)
         for name in self.rooms(sid):
             if name.startswith(PREFIX):
                 self.presence.changed(name[len(PREFIX) :])

@@ -1,8 +1,9 @@
 """The client's address: the peer, or X-Forwarded-For when the peer is a trusted proxy."""
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -32,3 +33,11 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: tuple[s
         if not _trusted(hop, networks):
             return hop
     return hops[0] if hops else peer
+
+
+def handshake_address(trusted: tuple[str, ...], environ: Mapping[str, Any]) -> str:
+    """The client address of a Socket.IO handshake (its WSGI-style environ)."""
+    request = environ.get("aiohttp.request")
+    if request is not None:
+        return client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted)
+    return client_address(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), trusted)

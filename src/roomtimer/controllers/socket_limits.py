@@ -1,0 +1,77 @@
+"""What one socket and one client address may do: events a window, rooms, connections.
+
+In memory and O(1) per event: sockets live in one process, so nothing is shared. (The
+`limits` memory storage scans every key on a timer: with thousands of sockets that scan
+cost more CPU than the joins themselves.) Per worker, so a cap on connections per
+address holds on each worker behind the load balancer, not across them.
+"""
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+from enum import Enum
+
+# 60 events per 10 s per socket: the viewer page's clock sync sends bursts of pings.
+EVENTS_PER_WINDOW = 60
+WINDOW_S = 10.0
+
+
+class Verdict(Enum):
+    ALLOW = "allow"
+    REFUSE = "refuse"  # the first event over the limit: told `rate_limited`
+    DROP = "drop"  # later ones: answered with nothing, so a flood costs the server little
+    CUT = "cut"  # twice the limit in one window: the socket is disconnected
+
+
+class EventWindows:
+    """Fixed-window event counts per socket, forgotten when the socket goes."""
+
+    def __init__(self, limit: int = EVENTS_PER_WINDOW, window_s: float = WINDOW_S) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    def hit(self, sid: str) -> Verdict:
+        """Counts one event of `sid` and says what to do with it."""
+        now = time.monotonic()
+        started, count = self._windows.get(sid, (now, 0))
+        if now - started >= self.window_s:
+            started, count = now, 0
+        count += 1
+        self._windows[sid] = (started, count)
+        if count <= self.limit:
+            return Verdict.ALLOW
+        if count == self.limit + 1:
+            return Verdict.REFUSE
+        return Verdict.DROP if count < 2 * self.limit else Verdict.CUT
+
+    def forget(self, sid: str) -> None:
+        """Drops a gone socket's window."""
+        self._windows.pop(sid, None)
+
+
+@dataclass
+class AddressCaps:
+    """Open sockets per client address, at most `limit` each (venue NATs share one)."""
+
+    limit: int
+
+    def __post_init__(self) -> None:
+        self._open: Counter[str] = Counter()
+        self._address_of: dict[str, str] = {}
+
+    def admit(self, sid: str, address: str) -> bool:
+        """Counts `sid` against its address; False (and not counted) past the cap."""
+        if self._open[address] >= self.limit:
+            return False
+        self._open[address] += 1
+        self._address_of[sid] = address
+        return True
+
+    def release(self, sid: str) -> None:
+        """Uncounts a socket that went."""
+        address = self._address_of.pop(sid, None)
+        if address is not None:
+            self._open[address] -= 1
+            if self._open[address] <= 0:
+                del self._open[address]
