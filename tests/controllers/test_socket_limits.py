@@ -77,16 +77,13 @@ async def test_one_address_opens_at_most_the_cap_and_others_are_not_affected(
                     await client.eio.http.close()
 
 
-@pytest.mark.parametrize("name", ["SOCKET_MAX_ROOMS", "SOCKET_MAX_CONNECTIONS_PER_ADDRESS"])
-def test_the_caps_are_settings_that_refuse_nonsense(name: str, tmp_path: Any) -> None:
-    from roomtimer.config import ConfigError, load_settings
-
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [("SOCKET_MAX_ROOMS", "socket_max_rooms"),
+     ("SOCKET_MAX_CONNECTIONS_PER_ADDRESS", "socket_max_per_address")],
+)  # fmt: skip
+def test_the_caps_are_settings_that_refuse_nonsense(name: str, field: str, tmp_path: Any) -> None:
     base = {"JWT_SECRET": "a-real-secret-for-the-test", "ROOMTIMER_DATA_DIR": str(tmp_path)}
-    assert (
-        load_settings(base | {name: "7"}).__getattribute__(
-            "socket_max_rooms" if name == "SOCKET_MAX_ROOMS" else "socket_max_per_address"
-        )
-        == 7
-    )
+    assert getattr(load_settings(base | {name: "7"}), field) == 7
     with pytest.raises(ConfigError, match=name):
         load_settings(base | {name: "0"})
