@@ -206,6 +206,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
         """Recounts the rooms the socket was in."""
         self.windows.forget(sid)
         self.caps.release(sid)
+        self.control.forget(sid)
         for name in self.rooms(sid):
             if name.startswith(PREFIX):
                 self.presence.changed(name[len(PREFIX) :])

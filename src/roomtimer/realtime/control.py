@@ -29,16 +29,16 @@ class ControlSockets:
         self.sio = sio
         self._owners: dict[str, str] = {}  # room id -> owner id (an owner never changes)
         self._lookup: Coalescer[str, str | None] = Coalescer(owner_of)
+        self._watching: set[str] = set()  # sids: every event asks "anyone?", in O(1)
 
     async def __call__(self, events: RoomEvents) -> None:
         """The bus output: the events to the owner's watching sockets here, in order."""
-        rooms = self.sio.manager.rooms.get(NAMESPACE, {})
-        if not any(isinstance(r, str) and r.startswith("owner:") and m for r, m in rooms.items()):
+        if not self._watching:
             return  # nobody watches on this worker: no lookup, nothing to do
         owner = events.owner_id or await self.owner_of(events.room_id)
         if events.ends_membership and events.name != "error":
             self._owners.pop(events.room_id, None)  # deleted: its id will not come back
-        if owner is None or not rooms.get(watchers(owner)):
+        if owner is None or not self.sio.manager.rooms.get(NAMESPACE, {}).get(watchers(owner)):
             return
         target = watchers(owner)
         emit_many = getattr(self.sio.manager, "emit_many", None)
@@ -63,4 +63,9 @@ class ControlSockets:
 
     async def watch(self, sid: str, owner_id: str) -> None:
         """Makes `sid` receive every event of `owner_id`'s rooms from now on."""
+        self._watching.add(sid)
         await self.sio.enter_room(sid, watchers(owner_id))
+
+    def forget(self, sid: str) -> None:
+        """A socket that went (python-socketio takes it out of its rooms itself)."""
+        self._watching.discard(sid)
