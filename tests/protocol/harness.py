@@ -3,9 +3,10 @@
 `roomtimer`: built from roomtimer's own pieces (`choose_path`, `create_socket_server`,
 `prepare_engine`: the fast manager, lean sockets, fast websocket driver and protocol
 hooks, or the stock path under ROOMTIMER_FAST_PATH=off); `stock`: plain
-python-socketio / python-engineio, no roomtimer code, to tell their deviations from ours.
-Run: `python -m tests.protocol.harness {roomtimer,stock} PORT` (served as roomtimer serves:
-aiohttp on 127.0.0.1, uvloop).
+python-socketio / python-engineio, no roomtimer code, to tell their deviations from ours;
+`stock-undeflated`: the same with websocket frames not deflated, as Node's engine.io and
+roomtimer's fast path write them. Run: `python -m tests.protocol.harness LIBRARY PORT`
+(served as roomtimer serves: aiohttp on 127.0.0.1, uvloop).
 """
 
 import argparse
@@ -15,6 +16,7 @@ from typing import Any
 import engineio
 import socketio
 from aiohttp import web
+from engineio.async_drivers import aiohttp as eio_aiohttp
 
 from roomtimer.cli import new_event_loop
 from roomtimer.config import load_settings
@@ -29,6 +31,10 @@ SUITE_OPTIONS: dict[str, Any] = {
     "max_http_buffer_size": 1_000_000,
     "cors_allowed_origins": "*",
 }
+
+
+SOCKETIO = web.AppKey("socketio", socketio.AsyncServer)
+ENGINEIO = web.AppKey("engineio", engineio.AsyncServer)
 
 
 def echo_engine(eio: engineio.AsyncServer) -> engineio.AsyncServer:
@@ -84,26 +90,51 @@ def roomtimer_app() -> web.Application:
     eio = echo_engine(engineio.AsyncServer(async_mode="aiohttp", **SUITE_OPTIONS))
     prepare_engine(eio, fast=path.fast, hooks_ok=path.hooks_ok)
     eio.attach(app)
-    app["fast_path"] = path.fast
     return app
 
 
 def stock_app() -> web.Application:
     """The same two servers on python-socketio and python-engineio alone."""
     app = web.Application()
-    sio = socketio.AsyncServer(async_mode="aiohttp", **SUITE_OPTIONS)
+    app[SOCKETIO] = sio = socketio.AsyncServer(async_mode="aiohttp", **SUITE_OPTIONS)
     suite_namespaces(sio).attach(app)
-    echo_engine(engineio.AsyncServer(async_mode="aiohttp", **SUITE_OPTIONS)).attach(app)
+    app[ENGINEIO] = eio = echo_engine(engineio.AsyncServer(async_mode="aiohttp", **SUITE_OPTIONS))
+    eio.attach(app)
     return app
+
+
+class UndeflatedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
+    """python-engineio 4.15.1's aiohttp driver, with per-message deflate turned down."""
+
+    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+        request = environ["aiohttp.request"]
+        self._sock = web.WebSocketResponse(
+            max_msg_size=self.server.max_http_buffer_size, compress=False
+        )
+        await self._sock.prepare(request)
+        self.environ = environ
+        await self.handler(self)
+        return self._sock
+
+
+def stock_undeflated_app() -> web.Application:
+    """The stock servers writing plain frames: a frame per packet, none inflated by the client."""
+    app = stock_app()
+    for server in (app[SOCKETIO].eio, app[ENGINEIO]):
+        server._async = {**server._async, "websocket": UndeflatedWebSocket}
+    return app
+
+
+APPS = {"roomtimer": roomtimer_app, "stock": stock_app, "stock-undeflated": stock_undeflated_app}
 
 
 def main() -> None:
     """Serves the chosen harness on 127.0.0.1:PORT until stopped."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("library", choices=("roomtimer", "stock"))
+    parser.add_argument("library", choices=sorted(APPS))
     parser.add_argument("port", type=int)
     args = parser.parse_args()
-    app = roomtimer_app() if args.library == "roomtimer" else stock_app()
+    app = APPS[args.library]()
     loop, _ = new_event_loop()
     web.run_app(app, host="127.0.0.1", port=args.port, loop=loop, print=None, access_log=None)
 

@@ -87,8 +87,8 @@ def pointed_at(suite: str, port: int, workdir: Path) -> Path:
     return copy
 
 
-async def run_suite(suite: str, port: int, workdir: Path) -> SuiteRun:
-    """Runs the suite against 127.0.0.1:port with mocha's JSON reporter."""
+async def run_suite(suite: str, port: int, workdir: Path, grep: str = "") -> SuiteRun:
+    """Runs the suite (its tests whose title holds `grep`) against 127.0.0.1:port."""
     copy = pointed_at(suite, port, workdir)
     frames_log = workdir / f"{suite}-reads.jsonl"
     env = {
@@ -96,10 +96,16 @@ async def run_suite(suite: str, port: int, workdir: Path) -> SuiteRun:
         "NODE_OPTIONS": f"--require {FRAMES_JS}",
         "ROOMTIMER_FRAMES_OUT": str(frames_log),
     }
+    args = ["mocha", "test-suite.js", "--exit", "--reporter", "json"]
+    args += ["--grep", grep] if grep else []
     proc = await asyncio.create_subprocess_exec(
-        "npx", "mocha", "test-suite.js", "--exit", "--reporter", "json",
-        cwd=copy, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        "npx",
+        *args,
+        cwd=copy,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     stdout, stderr = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT_S)
     text = stdout.decode(errors="replace")
     try:

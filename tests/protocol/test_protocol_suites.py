@@ -2,8 +2,10 @@
 
 Each server runs both suites: roomtimer with the fast path (`fast`), roomtimer under
 ROOMTIMER_FAST_PATH=off (`stock-path`), and plain python-socketio (`stock-library`), which
-measures the "stock has it too" column of expectations.py. Every test must pass or have
-the outcome listed there; a listed failure that passes fails the run, so the table stays true.
+measures the "stock has it too" column of expectations.py; plain python-socketio writing
+undeflated frames (`stock-undeflated`) runs the Socket.IO suite to show the two-frames race.
+Every test must pass or have the outcome listed there; a listed failure that passes fails
+the run, so the table stays true.
 """
 
 import shutil
@@ -19,12 +21,15 @@ HARNESS = {
     "fast": ("roomtimer", "on"),
     "stock-path": ("roomtimer", "off"),
     "stock-library": ("stock", "on"),
+    "stock-undeflated": ("stock-undeflated", "on"),
 }
+# The two-frames race only concerns Socket.IO's connect: the only part run there.
+PARTS_RUN = {"stock-undeflated": (("socket.io", "Socket.IO protocol"),)}
 
 
-def problems_of(suite: str, run: SuiteRun, server: str) -> list[str]:
-    """Each way the run differs from the table, as one line."""
-    table = SUITES[suite]
+def problems_of(suite: str, run: SuiteRun, server: str, grep: str = "") -> list[str]:
+    """Each way the run (of the tests whose title holds `grep`) differs from the table."""
+    table = {title: d for title, d in SUITES[suite].items() if grep in title}
     found = []
     for title, passed in sorted(run.passed.items()):
         expected = table[title].on(server) if title in table else PASSES
@@ -60,10 +65,13 @@ async def test_the_protocol_suites_pass_but_for_the_deviations_listed(
     library, fast_path = HARNESS[server]
     problems, summaries = [], []
     async with Harness(library, fast_path, tmp_path) as harness:
-        for suite in SUITES:
-            run = await run_suite(suite, harness.port, tmp_path / server)
-            problems += problems_of(suite, run, server)
+        for suite, grep in PARTS_RUN.get(server, [(suite, "") for suite in SUITES]):
+            run = await run_suite(suite, harness.port, tmp_path / server, grep)
+            problems += problems_of(suite, run, server, grep)
             summaries.append(summary(suite, run))
+    if server == "stock-undeflated":
+        # Stock writes CONNECT and `auth` back to back too: the suite's client reads them at once.
+        problems += [] if run.reads_with("40", "42") else ["no read held CONNECT and `auth`"]
     print(f"{server}: " + "; ".join(summaries))
     assert not problems, "\n".join([*summaries, *problems])
 
