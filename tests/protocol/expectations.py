@@ -6,6 +6,8 @@ outcome is a race in the suite itself, named in the reason). `stock_library` is 
 python-socketio 5.18.1 / python-engineio 4.15.1 with no roomtimer code, run by the same
 test, so the "stock has it too" column is measured, not remembered; `stock-undeflated` is
 the same library writing plain websocket frames, which shows the two-frames race on it too.
+python-socketio has no connect timeout (the suites ask for 1000 ms): its one test passes
+because the ping timeout (500 ms here) closes a silent connection first.
 """
 
 from dataclasses import dataclass
@@ -54,10 +56,12 @@ DUPLICATE_POLL = Deviation(
     " the session; the first one gets the next PING (2), not CLOSE (1)"
 )
 POLL_TIMEOUT = Deviation(
-    "python-engineio's polling socket is still open at ping interval + timeout (it checks on"
-    " its next send); the fast path's pong deadline fires at exactly 500 ms, when the suite"
-    " polls: a race",
+    "the suite polls at exactly ping interval + timeout (500 ms): python-engineio closes a"
+    " silent polling socket when its service task next looks (every 200 ms here), the fast"
+    " path's pong deadline fires at 500 ms; a race on every server, mostly lost by stock",
     fast=EITHER,
+    stock_path=EITHER,
+    stock_library=EITHER,
 )
 CLIENT_CLOSE = Deviation(
     "python-engineio holds the pending long-poll until ping interval + timeout, then 400;"
@@ -71,8 +75,9 @@ UPGRADE_NOOP = Deviation(
 )
 POLL_DURING_UPGRADE = Deviation(
     "the suite polls without waiting for its upgrade to complete: 400 once upgraded, NOOP"
-    " (200) while upgrading; the fast path has read the buffered UPGRADE before the poll",
-    fast=PASSES,
+    " (200) while upgrading; a race on every server (the fast path, reading the buffered"
+    " UPGRADE at once, has won it every time seen)",
+    fast=EITHER,
     stock_path=EITHER,
     stock_library=EITHER,
 )
@@ -90,6 +95,16 @@ TWO_FRAMES = Deviation(
     " written back to back (uncompressed, as Node's engine.io writes them) arrive in one"
     " read and `auth` is missed. Stock python-engineio deflates its frames, and ws inflates"
     " asynchronously, which lets the listener catch up",
+    fast=EITHER,
+    stock_path=PASSES,
+    stock_library=PASSES,
+    two_frames=True,
+)
+
+TWO_FRAMES_RESCUED = Deviation(
+    "the same race in the suite's initSocketIOConnection(): the next PING (300 ms on) stands"
+    " in for the missed `auth`, so the test passes unless it then needs more than the 200 ms"
+    " ping timeout (the suite never answers pings), as under CPU load",
     fast=EITHER,
     stock_path=PASSES,
     stock_library=PASSES,
@@ -154,6 +169,15 @@ SOCKET_IO: dict[str, Deviation] = {
     f"{_SIO} connect should disallow connection to an unknown namespace": CONNECT_ERROR,
     f"{_SIO} disconnect should disconnect from the main namespace": TWO_FRAMES,
     f"{_SIO} disconnect should connect then disconnect from a custom namespace": TWO_FRAMES,
+    **{
+        f"{_SIO} message should send a {c}": TWO_FRAMES_RESCUED
+        for c in (
+            "plain-text packet",
+            "packet with binary attachments",
+            "plain-text packet with an ack",
+            "packet with binary attachments and an ack",
+        )
+    },
 }
 
 SUITES: dict[str, dict[str, Deviation]] = {"engine.io": ENGINE_IO, "socket.io": SOCKET_IO}

@@ -24,7 +24,7 @@ from roomtimer.realtime.engine import prepare_engine
 from roomtimer.realtime.server import choose_path, create_socket_server
 
 # The suites' README: ping interval 300 ms, ping timeout 200 ms, max payload 1 000 000 bytes,
-# CORS for any origin. (python-socketio has no connect timeout; see expectations.py.)
+# CORS for any origin. (python-socketio has no connect timeout: see expectations.py.)
 SUITE_OPTIONS: dict[str, Any] = {
     "ping_interval": 0.3,
     "ping_timeout": 0.2,

@@ -30,6 +30,7 @@ class SuiteRun:
     """One mocha run: each test's full title and whether it passed; the reads observed."""
 
     passed: dict[str, bool]
+    errors: dict[str, str] = field(default_factory=dict)  # the first line of each failure
     reads: list[dict[str, Any]] = field(default_factory=list)
 
     def reads_with(self, *prefixes: str) -> int:
@@ -115,10 +116,11 @@ async def run_suite(suite: str, port: int, workdir: Path, grep: str = "") -> Sui
     # A test can fail after it passed (an error once done), so a failure always wins.
     passed = {t["fullTitle"]: True for t in report["passes"]}
     passed.update({t["fullTitle"]: False for t in report["failures"]})
+    errors = {t["fullTitle"]: str(t["err"].get("message", "")) for t in report["failures"]}
     reads = []
     if frames_log.exists():
         reads = [json.loads(line) for line in frames_log.read_text().splitlines()]
-    return SuiteRun(passed, reads)
+    return SuiteRun(passed, errors, reads)
 
 
 class Harness:

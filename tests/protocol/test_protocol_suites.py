@@ -36,7 +36,8 @@ def problems_of(suite: str, run: SuiteRun, server: str, grep: str = "") -> list[
         if expected == EITHER or passed == (expected == PASSES):
             continue
         why = f" ({table[title].reason})" if title in table else ""
-        state = "passes" if passed else "fails"
+        error = run.errors.get(title, "").partition("\n")[0][:120]
+        state = "passes" if passed else f"fails ({error})"
         found.append(f"{suite}: {title!r} {state}, the table says {expected}{why}")
     found += [
         f"{suite}: {title!r} is listed but was not run" for title in table.keys() - run.passed
