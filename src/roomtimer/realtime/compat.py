@@ -1,6 +1,6 @@
 """Every private name roomtimer uses of python-socketio, python-engineio and aiohttp, checked once.
 
-The fast path (`manager`, `lean_socket`, `transport`) and two protocol hooks (`server`)
+The fast path (`manager`, `lean_socket`, `transport`) and two protocol hooks (`server`, `engine`)
 reach into the libraries' internals, read from python-socketio 5.18.1, python-engineio
 4.15.1 and aiohttp 3.14.5. At start-up `check()` looks for each of them; if any is not
 there in the shape read, the server says which and serves on the stock path, so a
@@ -52,6 +52,17 @@ def _driver_table() -> bool:
         isinstance(drivers, dict)
         and isinstance(drivers.get("websocket"), type)
         and issubclass(drivers["websocket"], eio_aiohttp.WebSocket)
+    )
+
+
+def _disconnect_hook() -> bool:
+    """engine.end_long_polls_when_clients_close: handlers by name, called with a reason."""
+    server = _eio_server()
+    handlers = getattr(server, "handlers", None)
+    return (
+        isinstance(handlers, dict)
+        and hasattr(eio_server.AsyncServer.reason, "CLIENT_DISCONNECT")
+        and "reason" in inspect.signature(eio_socket.AsyncSocket.close).parameters
     )
 
 
@@ -121,9 +132,9 @@ HOOKS: tuple[tuple[str, str, Check], ...] = (
         _method(socketio.AsyncServer, "_handle_event_internal", "sid", "data", "id"),
     ),
     (
-        "python-socketio",
-        "AsyncServer._handle_eio_disconnect(eio_sid, reason)",
-        _method(socketio.AsyncServer, "_handle_eio_disconnect", "eio_sid", "reason"),
+        "python-engineio",
+        "AsyncServer.handlers['disconnect'](sid, reason)/reason.CLIENT_DISCONNECT",
+        _disconnect_hook,
     ),
 )
 
@@ -156,5 +167,5 @@ def check_fast_path() -> Report:
 
 
 def check_hooks() -> Report:
-    """Whether the two protocol hooks of `server.RoomtimerServer` can be installed."""
+    """Whether the protocol hooks of `server.RoomtimerServer` and `engine` can be installed."""
     return Report(tuple(_missing(HOOKS)))

@@ -7,17 +7,17 @@ AsyncManager and engineio's own sockets serve, and the start-up line says why.
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import socketio
-from engineio import packet
 from loguru import logger
 
 from roomtimer.config import Settings
 from roomtimer.realtime import codec as orjson_json
 from roomtimer.realtime import compat
+from roomtimer.realtime.engine import prepare_engine
 from roomtimer.realtime.manager import FastAsyncManager
 from roomtimer.realtime.packets import LenientPacket
 
@@ -33,7 +33,7 @@ class ServingPath:
 
     fast: bool
     reason: str
-    hooks_ok: bool  # whether handlers can tell an event with an ack from one without
+    hooks_ok: bool  # the protocol hooks: acks told apart, long-polls ended when clients close
 
 
 def choose_path(settings: Settings) -> ServingPath:
@@ -66,22 +66,16 @@ class RoomtimerServer(socketio.AsyncServer):
         ack_wanted.set(id is not None)
         return await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 
-    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
-        await super()._handle_eio_disconnect(eio_sid, reason)
-        if not self.hooks_ok:
-            return
-        # python-engineio leaves a polling client's pending long-poll open for up to 45 s after
-        # the client closes (the Node server answers it with `close`): answer it now, so the
-        # request ends, the client is not kept waiting, and shutdown does not wait for it.
-        socket = self.eio.sockets.get(eio_sid)
-        if socket is not None and not socket.upgraded:
-            socket.queue.put_nowait(packet.Packet(packet.CLOSE))
-
 
 def create_socket_server(
-    settings: Settings, path: ServingPath, on_drop: Callable[[str], None] | None = None
+    settings: Settings,
+    path: ServingPath,
+    on_drop: Callable[[str], None] | None = None,
+    *,
+    engineio_options: Mapping[str, Any] | None = None,
 ) -> RoomtimerServer:
-    """The Socket.IO server for these settings, on `path` (`on_drop`: a slow socket dropped)."""
+    """The Socket.IO server for these settings, on `path` (`on_drop`: a slow socket dropped;
+    `engineio_options` replace engineio settings, e.g. the protocol suites' ping interval)."""
     client_manager: socketio.AsyncManager = (
         FastAsyncManager(on_drop=on_drop) if path.fast else socketio.AsyncManager()
     )
@@ -90,18 +84,23 @@ def create_socket_server(
         origins = "*"
     elif settings.cors_origins:
         origins = list(settings.cors_origins)
+    options: dict[str, Any] = {
+        "cors_allowed_origins": origins,
+        "max_http_buffer_size": MAX_CLIENT_MESSAGE_BYTES,
+        "engineio_logger": False,
+        "transports": ["polling", "websocket"],
+        **(engineio_options or {}),
+    }
     server = RoomtimerServer(
         async_mode="aiohttp",
         client_manager=client_manager,
-        cors_allowed_origins=origins,
-        max_http_buffer_size=MAX_CLIENT_MESSAGE_BYTES,
         json=orjson_json,
         serializer=LenientPacket,
         logger=False,
-        engineio_logger=False,
-        transports=["polling", "websocket"],
+        **options,
     )
     server.hooks_ok = path.hooks_ok
+    prepare_engine(server.eio, fast=path.fast, hooks_ok=path.hooks_ok)
     return server
 
 
