@@ -45,6 +45,7 @@ class Settings:
     environment: str = "development"
     shutdown_timeout_s: float = 10.0
     fast_path: bool = True
+    webhook_allow_private: bool = False
 
     @property
     def production(self) -> bool:
@@ -214,4 +215,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_proxies(env.get("TRUSTED_PROXIES")),
         environment=environment,
         fast_path=_switch(env, "ROOMTIMER_FAST_PATH", True),
+        webhook_allow_private=_switch(env, "WEBHOOK_ALLOW_PRIVATE", False),
     )

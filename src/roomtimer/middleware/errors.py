@@ -18,6 +18,7 @@ HTTP_CODES = {
     409: "invalid_transition",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    422: "idempotency_conflict",
     429: "rate_limited",
     503: "unavailable",
 }
