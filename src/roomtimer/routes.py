@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from roomtimer.controllers import ops, rooms, timers
+from roomtimer.controllers import ops, rooms, timers, webhooks
 
 
 def setup_routes(app: web.Application) -> None:
@@ -23,3 +23,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_put("/api/timers/{id}", timers.update_timer)
     r.add_delete("/api/timers/{id}", timers.delete_timer)
     r.add_post("/api/timers/{id}/{command:start|pause|reset|adjust}", timers.timer_command)
+    r.add_post("/api/rooms/{id}/webhooks", webhooks.create_webhook)
+    r.add_get("/api/rooms/{id}/webhooks", webhooks.list_webhooks)
+    r.add_delete("/api/webhooks/{id}", webhooks.delete_webhook)
+    r.add_get("/api/webhooks/{id}/deliveries", webhooks.list_deliveries)

@@ -49,24 +49,32 @@ def http_error_response(exc: web.HTTPException, now: int) -> web.Response:
     return error_response(now, status, code, message, headers=headers)
 
 
+def error_for(exc: Exception, now: int) -> web.Response | None:
+    """The contract's response for a known failure; None for an unknown one (a 500)."""
+    if isinstance(exc, AppError):
+        return app_error_response(exc, now)
+    if isinstance(exc, ValidationError):
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return error_response(now, 400, "validation_error", "Invalid request body", messages)
+    if isinstance(exc, web.HTTPException) and exc.status >= 400:
+        return http_error_response(exc, now)
+    return None
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Maps AppError, marshmallow errors and aiohttp errors; anything else is a logged 500."""
     clock = request.app[keys.clock]
     try:
         return await handler(request)
-    except AppError as exc:
-        return app_error_response(exc, clock.now_ms())
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return error_response(
-            clock.now_ms(), 400, "validation_error", "Invalid request body", messages
-        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return http_error_response(exc, clock.now_ms())
-    except Exception:
+    except Exception as exc:
+        response = error_for(exc, clock.now_ms())
+        if response is not None:
+            return response
         logger.exception("unhandled error on {} {}", request.method, _route(request))
         return error_response(clock.now_ms(), 500, "internal_error", "Internal server error")
 

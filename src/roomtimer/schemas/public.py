@@ -14,7 +14,7 @@ from sqlalchemy import Row
 from roomtimer.models import timer_machine as machine
 from roomtimer.models.stamped import Page
 from roomtimer.models.stats import SocketStats
-from roomtimer.models.tables import Room, Timer
+from roomtimer.models.tables import Delivery, Room, Timer, Webhook
 
 # A stored timer: the ORM object, or a row of the timers table's columns.
 TimerLike = Timer | Row[Any]
@@ -163,6 +163,59 @@ class HealthPublic(TypedDict):
     serverTime: int
 
 
+class WebhookPublic(TypedDict):
+    """A webhook as GET /api/rooms/{id}/webhooks lists it (never its secret)."""
+
+    id: str
+    roomId: str
+    url: str
+    events: list[str]
+    createdAt: str
+
+
+class WebhookCreated(WebhookPublic):
+    """POST /api/rooms/{id}/webhooks: the only answer that shows the secret."""
+
+    secret: str
+    serverTime: int
+
+
+class WebhookList(TypedDict):
+    webhooks: list[WebhookPublic]
+    serverTime: int
+
+
+class DeliveryPublic(TypedDict):
+    """One delivery in GET /api/webhooks/{id}/deliveries."""
+
+    id: str
+    event: str
+    status: str
+    attempts: int
+    responseStatus: int | None
+    lastError: str | None
+    createdAt: str
+    deliveredAt: str | None
+    nextAttemptAt: str | None
+
+
+class DeliveryList(TypedDict):
+    deliveries: list[DeliveryPublic]
+    serverTime: int
+
+
+class WebhookBody(TypedDict):
+    """What a webhook delivery POSTs (signed as sent)."""
+
+    id: str
+    event: str
+    roomId: str
+    timer: NotRequired[TimerPublic]
+    room: NotRequired[RoomInfo]
+    occurredAt: int
+    serverTime: int
+
+
 # Every event a room's clients receive, by name (the event stream sends the same).
 ROOM_EVENTS: dict[str, type] = {
     "room-state": RoomStatePublic,
@@ -241,10 +294,15 @@ def room_list(page: Page[Room], now: int) -> RoomList:
     }
 
 
+def room_info(room: Room) -> RoomInfo:
+    """The room as viewers (and webhooks) see it: id, name, description."""
+    return {"id": room.id, "name": room.name, "description": room.description}
+
+
 def room_state(room: Room, now: int, user_count: int) -> RoomStatePublic:
     """RoomState: what a viewer sees."""
     return {
-        "room": {"id": room.id, "name": room.name, "description": room.description},
+        "room": room_info(room),
         "timers": [timer_public(t, now) for t in room.timers],
         "message": room_message(room),
         "userCount": user_count,
@@ -327,3 +385,71 @@ def ack_refused(code: str, message: str) -> Ack:
 def server_time(now: int) -> ServerTime:
     """The `ping` ack and `pong`."""
     return {"serverTime": now}
+
+
+def webhook_public(hook: Webhook) -> WebhookPublic:
+    """A webhook without its secret."""
+    return {
+        "id": hook.id,
+        "roomId": hook.room_id,
+        "url": hook.url,
+        "events": hook.events.split(","),
+        "createdAt": iso(hook.created_at),
+    }
+
+
+def webhook_created(hook: Webhook, now: int) -> WebhookCreated:
+    """The reply of POST /api/rooms/{id}/webhooks, with the secret."""
+    return {**webhook_public(hook), "secret": hook.secret, "serverTime": now}  # type: ignore[typeddict-item]
+
+
+def webhook_list(hooks: list[Webhook], now: int) -> WebhookList:
+    """GET /api/rooms/{id}/webhooks."""
+    return {"webhooks": [webhook_public(h) for h in hooks], "serverTime": now}
+
+
+def _iso_or_none(ms: int | None) -> str | None:
+    return None if ms is None else iso(ms)
+
+
+def delivery_public(row: Delivery) -> DeliveryPublic:
+    """One delivery of the log (target and secret stay inside)."""
+    return {
+        "id": row.id,
+        "event": row.event,
+        "status": row.status,
+        "attempts": row.attempts,
+        "responseStatus": row.response_status,
+        "lastError": row.last_error,
+        "createdAt": iso(row.created_at),
+        "deliveredAt": _iso_or_none(row.delivered_at),
+        "nextAttemptAt": _iso_or_none(row.next_attempt_at),
+    }
+
+
+def delivery_list(rows: list[Delivery], now: int) -> DeliveryList:
+    """GET /api/webhooks/{id}/deliveries: newest first."""
+    return {"deliveries": [delivery_public(r) for r in rows], "serverTime": now}
+
+
+def webhook_body(
+    delivery_id: str,
+    event: str,
+    room_id: str,
+    now: int,
+    timer: TimerLike | None = None,
+    room: RoomInfo | None = None,
+) -> WebhookBody:
+    """A delivery's JSON: the timer (exact at `now`) for timer events, the room for room.updated."""
+    body: WebhookBody = {
+        "id": delivery_id,
+        "event": event,
+        "roomId": room_id,
+        "occurredAt": now,
+        "serverTime": now,
+    }
+    if timer is not None:
+        body["timer"] = timer_public(timer, now)
+    if room is not None:
+        body["room"] = room
+    return body
