@@ -1,5 +1,7 @@
 """One middleware turns every failure into the contract's error shape."""
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from loguru import logger
@@ -49,13 +51,22 @@ def http_error_response(exc: web.HTTPException, now: int) -> web.Response:
     return error_response(now, status, code, message, headers=headers)
 
 
+def _str_keys(messages: Any) -> Any:
+    """marshmallow keys a list item's messages by its index: JSON keys are strings."""
+    if isinstance(messages, dict):
+        return {str(key): _str_keys(value) for key, value in messages.items()}
+    return messages
+
+
 def error_for(exc: Exception, now: int) -> web.Response | None:
     """The contract's response for a known failure; None for an unknown one (a 500)."""
     if isinstance(exc, AppError):
         return app_error_response(exc, now)
     if isinstance(exc, ValidationError):
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return error_response(now, 400, "validation_error", "Invalid request body", messages)
+        return error_response(
+            now, 400, "validation_error", "Invalid request body", _str_keys(messages)
+        )
     if isinstance(exc, web.HTTPException) and exc.status >= 400:
         return http_error_response(exc, now)
     return None
