@@ -69,6 +69,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._sending: set[str] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self._stopping = False
 
@@ -77,11 +78,13 @@ class DeliveryWorker:
         self._wake.set()
 
     def _claim_statement(self, now: int, limit: int) -> Any:
-        due = (
+        due = [
             Delivery.status == PENDING,
             Delivery.next_attempt_at <= now,
             or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),
-        )
+        ]
+        if self._sending:  # never its own, whatever the clock did meanwhile
+            due.append(Delivery.id.not_in(self._sending))
         chosen = (
             select(Delivery.id)
             .where(*due)
@@ -217,6 +220,7 @@ class DeliveryWorker:
                 await self._sleep(1_000)
 
     def _spawn(self, row: Any) -> None:
+        self._sending.add(row.id)
         task = asyncio.create_task(self._attempt_logged(row), name=f"webhook-{row.id}")
         self._inflight.add(task)
         task.add_done_callback(self._done)
@@ -232,6 +236,8 @@ class DeliveryWorker:
             raise
         except Exception:  # its lease runs out and it is tried again
             logger.exception("webhook delivery {} could not be recorded", row.id)
+        finally:
+            self._sending.discard(row.id)
 
     async def _sleep(self, delay_ms: int) -> None:
         if self._stopping:
