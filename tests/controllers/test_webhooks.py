@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 
 from tests.support.app import Api, RunningApp
-from tests.support.receiver import Receiver, Received, receiving, signature_ok
+from tests.support.receiver import Received, Receiver, receiving, signature_ok
 
 ALL_EVENTS = [
     "timer.created",
