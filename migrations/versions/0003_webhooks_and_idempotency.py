@@ -53,9 +53,7 @@ def upgrade() -> None:
         sa.Column("lease_until", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_webhook_deliveries"),
     )
-    op.create_index(
-        "ix_webhook_deliveries_webhook_id", "webhook_deliveries", ["webhook_id"]
-    )
+    op.create_index("ix_webhook_deliveries_webhook_id", "webhook_deliveries", ["webhook_id"])
     op.create_index(
         "ix_webhook_deliveries_status_next", "webhook_deliveries", ["status", "next_attempt_at"]
     )
