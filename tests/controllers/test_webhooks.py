@@ -1,5 +1,6 @@
 """Webhooks over HTTP, delivered to a real receiver on loopback (WEBHOOK_ALLOW_PRIVATE=true)."""
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -251,8 +252,6 @@ async def test_a_receiver_failing_twice_gets_it_on_the_third_attempt_after_1_and
 
 
 async def test_a_slow_receiver_holds_back_no_other_delivery(owner: Api, receiver: Receiver) -> None:
-    import asyncio
-
     async def slow_path(request: Received) -> int:
         if request.path == "/slow":
             await asyncio.sleep(10)

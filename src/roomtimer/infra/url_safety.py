@@ -20,6 +20,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 SIXTO4 = ipaddress.ip_network("2002::/16")
 MAX_URL_LENGTH = 2048
+RESOLVE_TIMEOUT_S = 5.0
 
 
 class UnsafeUrl(ValueError):
@@ -97,8 +98,9 @@ async def resolve(host: str, port: int) -> list[str]:
         return [str(literal)]
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+        async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, TimeoutError):
         raise UnsafeUrl(f"{host} does not resolve.") from None
     return [str(info[4][0]) for info in infos]
 
