@@ -171,3 +171,41 @@ async def _rows(store: IdempotencyStore) -> int:
 
     async with store.db() as session:
         return int(await session.scalar(select(func.count()).select_from(IdempotencyKey)) or 0)
+
+
+def _same_request(method: str, path: str, body: bytes) -> str:
+    """The fingerprint the middleware takes of a request (method, path, JSON by value)."""
+    import hashlib
+
+    return hashlib.sha256(f"{method}\n{path}\n".encode() + body).hexdigest()
+
+
+async def test_a_repeat_waits_for_the_first_answer_and_gives_up_with_503(
+    start_app: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from roomtimer.middleware import idempotency
+
+    monkeypatch.setattr(idempotency, "WAIT_S", 0.5)
+    clock = FakeClock()
+    app: RunningApp = await start_app(clock=clock)
+    store: IdempotencyStore = app.app[keys.idempotency]
+    async with Api(app.url, app.token()) as api:
+        room = await api.room()
+        path = f"/api/rooms/{room['id']}"
+        fingerprint = _same_request("DELETE", path, b"")
+        # Another worker holds the key and is still running the request.
+        assert await store.reserve("alice", "slow", fingerprint) is None
+        waiting = asyncio.create_task(api.call("DELETE", path, headers=keyed("slow")))
+        await asyncio.sleep(0.1)  # the repeat arrives first (later, it would replay the same)
+        await store.complete("alice", "slow", 204, None, b"")  # the first one answers
+        reply = await waiting
+        assert (reply.status, reply.headers["Idempotency-Replayed"]) == (204, "true")
+        assert (await api.call("GET", "/api/rooms")).body["rooms"] != []  # it ran elsewhere
+        assert await store.reserve("alice", "stuck", fingerprint) is None
+        stuck = await api.call("DELETE", path, headers=keyed("stuck"))
+        assert stuck.status == 503 and stuck.body["error"]["code"] == "unavailable"
+        # A reservation whose worker died is taken over once it is a minute old.
+        clock.now += 60_000
+        taken = await api.call("DELETE", path, headers=keyed("stuck"))
+        assert taken.status == 204 and "Idempotency-Replayed" not in taken.headers
+        assert (await api.call("GET", "/api/rooms")).body["rooms"] == []
