@@ -145,3 +145,52 @@ async def test_a_claim_whose_worker_died_is_sent_again_once_its_lease_runs_out(
         assert await worker.attempt(claimed) is True  # the late first sender: lease lost
         [entry] = await deliveries(api, hook["id"])
         assert (entry["status"], entry["attempts"]) == ("delivered", 2)
+
+
+async def test_backoff_doubles_from_1_s_and_a_delivery_fails_after_8_attempts(
+    start_app: Any,
+) -> None:
+    clock = FakeClock()
+    app: RunningApp = await start_app(clock=clock, **HOOKED)
+    worker = app.app[keys.deliveries]
+    await worker.stop()  # the test runs each attempt when the clock says it is due
+
+    async def down(_: Received) -> int:
+        return 503
+
+    async with receiving() as receiver, Api(app.url, app.token()) as api:
+        receiver.behaviour = down
+        room = await api.room()
+        body = {"url": receiver.url, "events": ["timer.created"]}
+        hook = (await api.call("POST", f"/api/rooms/{room['id']}/webhooks", body)).body
+        await api.timer(room["id"])
+        waits = []
+        for attempt in range(1, 9):
+            [row] = await worker.claim(10)
+            assert row.attempts == attempt
+            assert await worker.attempt(row) is False
+            [entry] = await deliveries(api, hook["id"])
+            if entry["nextAttemptAt"] is None:
+                break
+            assert await worker.claim(10) == []  # not before it is due
+            due = await _due_at(app, entry["id"])
+            waits.append(due - clock.now)
+            clock.now = due
+        assert waits == [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000]
+        assert (entry["status"], entry["attempts"], entry["lastError"]) == ("failed", 8, "HTTP 503")
+        clock.now += 3_600_000
+        assert await worker.claim(10) == []  # never again
+        assert len(receiver.requests) == 8
+
+
+async def _due_at(app: RunningApp, delivery_id: str) -> int:
+    from sqlalchemy import select
+
+    from roomtimer.models.tables import Delivery
+
+    async with app.app[keys.db]() as session:
+        due = await session.scalar(
+            select(Delivery.next_attempt_at).where(Delivery.id == delivery_id)
+        )
+    assert due is not None
+    return int(due)
