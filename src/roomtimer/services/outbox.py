@@ -11,6 +11,7 @@ import hmac
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy import insert, select
@@ -63,14 +64,13 @@ class Outbox:
                 .order_by(Webhook.created_at, Webhook.id)
             )
         ).all()
-        if not hooks:
-            return 0
+        by_room: dict[str, list[tuple[Any, set[str]]]] = {}
+        for hook in hooks:
+            by_room.setdefault(hook.room_id, []).append((hook, set(hook.events.split(","))))
         rows = []
         for occurrence in found:
-            for hook in hooks:
-                if hook.room_id != occurrence.room_id:
-                    continue
-                if occurrence.event not in hook.events.split(","):
+            for hook, events in by_room.get(occurrence.room_id, ()):
+                if occurrence.event not in events:
                     continue
                 delivery_id = str(uuid.uuid4())
                 body = public.webhook_body(
