@@ -297,3 +297,20 @@ async def test_a_room_has_at_most_20_webhooks(owner: Api, receiver: Receiver) ->
     body = {"url": receiver.url, "events": ["timer.started"]}
     reply = await owner.call("POST", f"/api/rooms/{room['id']}/webhooks", body)
     assert reply.status == 400 and "webhooks" in reply.body["error"]["details"]
+
+
+async def test_a_refused_change_records_no_delivery(owner: Api, receiver: Receiver) -> None:
+    room = await owner.room()
+    hook = await add_hook(owner, room["id"], receiver.url, ALL_EVENTS)
+    timer = await owner.timer(room["id"], durationMs=60_000)
+    await owner.command(timer["id"], "start")
+    finished = await owner.command(timer["id"], "adjust", {"deltaMs": -60_000})
+    assert finished.body["status"] == "finished"
+    assert (await owner.command(timer["id"], "start")).status == 409
+    assert (await owner.command(timer["id"], "adjust", {"deltaMs": 5})).status == 409
+    no_op = await owner.call("POST", f"/api/rooms/{room['id']}/timers", {"label": ""})
+    assert no_op.status == 400
+    await receiver.wait_for(3)
+    log = await log_of(owner, hook["id"])
+    # An adjust that leaves no time is timer.finished only (as on the socket).
+    assert sorted(d["event"] for d in log) == ["timer.created", "timer.finished", "timer.started"]
