@@ -88,7 +88,7 @@ def check_addresses(host: str, addresses: list[str]) -> None:
     for text in addresses:
         problem = address_problem(ipaddress.ip_address(text.split("%", 1)[0]))
         if problem is not None:
-            raise UnsafeUrl(f"{host} resolves to a {problem} address ({text}), which is refused.")
+            raise UnsafeUrl(f"{host} resolves to {text} ({problem}), which is refused.")
 
 
 async def resolve(host: str, port: int) -> list[str]:
