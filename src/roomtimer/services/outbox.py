@@ -42,7 +42,7 @@ class Occurrence:
 
     room_id: str
     event: str
-    timer: public.TimerLike | None = None
+    timer: public.TimerLike | Callable[[], public.TimerLike] | None = None  # or its builder
     room: public.RoomInfo | None = None
 
 
@@ -73,12 +73,13 @@ class Outbox:
                 if occurrence.event not in events:
                     continue
                 delivery_id = str(uuid.uuid4())
+                timer = occurrence.timer
                 body = public.webhook_body(
                     delivery_id,
                     occurrence.event,
                     occurrence.room_id,
                     now,
-                    occurrence.timer,
+                    timer() if callable(timer) else timer,
                     occurrence.room,
                 )
                 rows.append(

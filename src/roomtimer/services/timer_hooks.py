@@ -1,5 +1,7 @@
-"""What webhooks hear of a timer write: built inside the write's transaction."""
+"""What webhooks hear of a timer write: listed inside the write's transaction; the
+timer views are built only if a webhook of the room wants them (most rooms have none)."""
 
+from functools import cache
 from typing import Any
 
 from roomtimer.models import timer_machine as machine
@@ -25,12 +27,13 @@ def write_occurrences(
 ) -> list[Occurrence]:
     """In order: crossings reached, the deadline that had passed (`settled`, if one had),
     the change itself (`after`, unless the command was refused or changed nothing more)."""
-    view = snapshot(timer, values)
+    view = cache(lambda: snapshot(timer, values))
     found = [Occurrence(timer.room_id, name, view) for name in crossed]
     if settled is not None:
         columns = {"status": str(settled.status), "remaining_ms": 0, "ends_at": None}
         columns.update(finished_at=settled.finished_at, version=settled.version)
-        found.append(Occurrence(timer.room_id, "timer.finished", snapshot(timer, columns)))
+        finished = cache(lambda: snapshot(timer, columns))
+        found.append(Occurrence(timer.room_id, "timer.finished", finished))
     if after is not None:
         name = "timer.finished" if after.status is machine.Status.FINISHED else event
         if name is not None:
