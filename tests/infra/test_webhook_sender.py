@@ -5,8 +5,8 @@ import ipaddress
 import pytest
 from aiohttp import web
 
-from roomtimer.infra.url_safety import SafeResolver, address_problem
-from roomtimer.infra.webhook_sender import WebhookSender
+from roomtimer.infra.url_safety import address_problem
+from roomtimer.infra.webhook_sender import SafeResolver, WebhookSender
 from tests.support.receiver import Received, receiving
 
 

@@ -3,17 +3,15 @@
 A host is refused when any address it resolves to is loopback, private, link-local
 (cloud metadata at 169.254.169.254 included), shared (100.64/10), multicast, reserved
 or unspecified, in IPv4 or IPv6, also when written as an IPv4-mapped, NAT64 or 6to4
-IPv6 address. Names are resolved here, and again by `SafeResolver` when a delivery
-connects, so a name that later resolves elsewhere (DNS rebinding) is refused then too.
+IPv6 address. Names are resolved here, and again by the sender's resolver when a
+delivery connects, so a name that later resolves elsewhere (DNS rebinding) is refused
+then too.
 """
 
 import asyncio
 import ipaddress
 import socket
 from urllib.parse import urlsplit
-
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -25,10 +23,6 @@ RESOLVE_TIMEOUT_S = 5.0
 
 class UnsafeUrl(ValueError):
     """The URL is not an allowed webhook target (a reason a user can act on)."""
-
-
-class RefusedAddress(OSError):
-    """A resolver's refusal: aiohttp reports resolvers' OSErrors as connection errors."""
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -111,34 +105,6 @@ async def check_url(url: str, *, allow_private: bool) -> None:
     if allow_private:
         return
     check_addresses(host, await resolve(host, port))
-
-
-class SafeResolver(AbstractResolver):
-    """aiohttp's resolver, refusing names that resolve to non-public addresses.
-
-    aiohttp connects to exactly the addresses a resolver returns, so what was checked is
-    what is connected to. (IP literals skip resolvers: the sender checks those itself.)
-    """
-
-    def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
-        self._inner = ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """The addresses of `host`, all of them public unless private ones are allowed."""
-        found = await self._inner.resolve(host, port, family)
-        if not self.allow_private:
-            try:
-                check_addresses(host, [entry["host"] for entry in found])
-            except UnsafeUrl as exc:
-                raise RefusedAddress(str(exc)) from None
-        return found
-
-    async def close(self) -> None:
-        """Closes the underlying resolver."""
-        await self._inner.close()
 
 
 def check_literal(url: str, *, allow_private: bool) -> None:

@@ -1,12 +1,47 @@
 """POSTs webhook deliveries: aiohttp's client, 5 s in all, no redirects, safe addresses only."""
 
 import asyncio
+import socket
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
-from roomtimer.infra.url_safety import RefusedAddress, SafeResolver, UnsafeUrl, check_literal
+from roomtimer.infra.url_safety import UnsafeUrl, check_addresses, check_literal
 
 TIMEOUT_S = 5.0
+
+
+class RefusedAddress(OSError):
+    """A resolver's refusal: aiohttp reports resolvers' OSErrors as connection errors."""
+
+
+class SafeResolver(AbstractResolver):
+    """aiohttp's resolver, refusing names that resolve to non-public addresses.
+
+    aiohttp connects to exactly the addresses a resolver returns, so what was checked is
+    what is connected to. (IP literals skip resolvers: the sender checks those itself.)
+    """
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """The addresses of `host`, all of them public unless private ones are allowed."""
+        found = await self._inner.resolve(host, port, family)
+        if not self.allow_private:
+            try:
+                check_addresses(host, [entry["host"] for entry in found])
+            except UnsafeUrl as exc:
+                raise RefusedAddress(str(exc)) from None
+        return found
+
+    async def close(self) -> None:
+        """Closes the underlying resolver."""
+        await self._inner.close()
 
 
 class WebhookSender:
