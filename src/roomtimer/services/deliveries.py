@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roomtimer.clock import Clock
@@ -77,7 +78,7 @@ class DeliveryWorker:
         """Deliveries were recorded, or a slot or a retry came free: look again now."""
         self._wake.set()
 
-    def _claim_statement(self, now: int, limit: int) -> Any:
+    def _due(self, now: int) -> list[Any]:
         due = [
             Delivery.status == PENDING,
             Delivery.next_attempt_at <= now,
@@ -85,6 +86,10 @@ class DeliveryWorker:
         ]
         if self._sending:  # never its own, whatever the clock did meanwhile
             due.append(Delivery.id.not_in(self._sending))
+        return due
+
+    def _claim_statement(self, now: int, limit: int) -> Any:
+        due = self._due(now)
         chosen = (
             select(Delivery.id)
             .where(*due)
@@ -112,6 +117,14 @@ class DeliveryWorker:
         """Claims up to `limit` due deliveries for this worker."""
         async with self.db.begin() as session:
             return list(await session.execute(self._claim_statement(self.clock.now_ms(), limit)))
+
+    async def any_due(self) -> bool:
+        """True when some delivery is due: a read, so an idle poll takes no write lock."""
+        async with self.db() as session:
+            found = await session.scalar(
+                select(Delivery.id).where(*self._due(self.clock.now_ms())).limit(1)
+            )
+        return found is not None
 
     async def attempt(self, row: Any) -> bool:
         """Sends one claimed delivery and records the outcome; True when delivered."""
@@ -200,24 +213,25 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         next_prune = 0
+        look = True  # woken because something is due here (recorded, retry): claim at once
         while not self._stopping:
             try:
                 free = self.concurrency - len(self._inflight)
-                if free > 0:
-                    rows = await self.claim(free)
-                    for row in rows:
+                if free > 0 and (look or await self.any_due()):
+                    for row in await self.claim(free):
                         self._spawn(row)
-                    if rows and len(rows) < free:
-                        continue  # more may be due: claim again before sleeping
                 if self.clock.now_ms() >= next_prune:
                     await self.prune()
                     next_prune = self.clock.now_ms() + PRUNE_EVERY_MS
-                await self._sleep(self.poll_ms)
+                look = await self._sleep(self.poll_ms)
             except asyncio.CancelledError:
                 raise
+            except (SQLAlchemyError, OSError) as exc:  # the database is down or busy
+                logger.warning("webhook pass failed ({}); retrying in 1 s", type(exc).__name__)
+                look = await self._sleep(1_000)
             except Exception:
                 logger.exception("webhook pass failed; retrying in 1 s")
-                await self._sleep(1_000)
+                look = await self._sleep(1_000)
 
     def _spawn(self, row: Any) -> None:
         self._sending.add(row.id)
@@ -226,8 +240,10 @@ class DeliveryWorker:
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
+        full = len(self._inflight) >= self.concurrency
         self._inflight.discard(task)
-        self.wake()  # a slot came free
+        if full:
+            self.wake()  # a slot came free: more may be waiting
 
     async def _attempt_logged(self, row: Any) -> None:
         try:
@@ -239,12 +255,15 @@ class DeliveryWorker:
         finally:
             self._sending.discard(row.id)
 
-    async def _sleep(self, delay_ms: int) -> None:
+    async def _sleep(self, delay_ms: int) -> bool:
+        """Waits for a wake-up (True) or `delay_ms` (False)."""
         if self._stopping:
-            return
+            return False
+        woken = True
         try:
             async with asyncio.timeout(max(0, delay_ms) / 1000):
                 await self._wake.wait()
         except TimeoutError:
-            pass
+            woken = False
         self._wake.clear()
+        return woken

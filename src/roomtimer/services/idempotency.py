@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from loguru import logger
 from sqlalchemy import ColumnElement, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roomtimer.clock import Clock
@@ -164,6 +164,8 @@ class IdempotencyStore:
                 purged = await self.purge()
                 if purged:
                     logger.debug("idempotency keys expired: {}", purged)
+            except (SQLAlchemyError, OSError) as exc:  # the database is down or busy
+                logger.warning("idempotency cleanup failed ({}); trying again later", type(exc).__name__)
             except Exception:
                 logger.exception("idempotency cleanup failed; trying again later")
             try:
