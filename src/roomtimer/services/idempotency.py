@@ -165,7 +165,8 @@ class IdempotencyStore:
                 if purged:
                     logger.debug("idempotency keys expired: {}", purged)
             except (SQLAlchemyError, OSError) as exc:  # the database is down or busy
-                logger.warning("idempotency cleanup failed ({}); trying again later", type(exc).__name__)
+                reason = type(exc).__name__
+                logger.warning("idempotency cleanup failed ({}); trying again later", reason)
             except Exception:
                 logger.exception("idempotency cleanup failed; trying again later")
             try:
