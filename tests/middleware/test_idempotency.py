@@ -209,3 +209,24 @@ async def test_a_repeat_waits_for_the_first_answer_and_gives_up_with_503(
         taken = await api.call("DELETE", path, headers=keyed("stuck"))
         assert taken.status == 204 and "Idempotency-Replayed" not in taken.headers
         assert (await api.call("GET", "/api/rooms")).body["rooms"] == []
+
+
+async def test_a_5xx_is_not_kept_and_the_retry_runs(
+    app: RunningApp, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = await api.room()
+    timer = await api.timer(room["id"])
+    service = app.app[keys.timers]
+    real = service.command
+
+    async def broken_once(**kwargs: Any) -> Any:
+        monkeypatch.setattr(service, "command", real)
+        raise RuntimeError("a fault inside the use case")
+
+    monkeypatch.setattr(service, "command", broken_once)
+    path = f"/api/timers/{timer['id']}/start"
+    failed = await api.call("POST", path, headers=keyed("retry-me"))
+    assert failed.status == 500 and failed.body["error"]["code"] == "internal_error"
+    retried = await api.call("POST", path, headers=keyed("retry-me"))
+    assert retried.status == 200 and retried.body["status"] == "running"
+    assert "Idempotency-Replayed" not in retried.headers
