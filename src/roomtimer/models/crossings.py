@@ -18,6 +18,8 @@ from roomtimer.models.timer_machine import Status, TimerState
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
+    """A timer's phase thresholds: remaining time in ms, or None."""
+
     warn_at_ms: int | None
     danger_at_ms: int | None
 
