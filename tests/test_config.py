@@ -170,6 +170,15 @@ def test_fast_path_setting_reads_on_and_off_and_refuses_anything_else(tmp_path: 
         load_settings(base | {"ROOMTIMER_FAST_PATH": "fast"})
 
 
+def test_webhook_allow_private_is_off_unless_switched_on(tmp_path: Path) -> None:
+    base = {"JWT_SECRET": "a-real-secret-for-the-test", "ROOMTIMER_DATA_DIR": str(tmp_path)}
+    assert load_settings(base).webhook_allow_private is False
+    assert load_settings(base | {"WEBHOOK_ALLOW_PRIVATE": "true"}).webhook_allow_private is True
+    assert load_settings(base | {"WEBHOOK_ALLOW_PRIVATE": "false"}).webhook_allow_private is False
+    with pytest.raises(ConfigError, match="WEBHOOK_ALLOW_PRIVATE"):
+        load_settings(base | {"WEBHOOK_ALLOW_PRIVATE": "maybe"})
+
+
 def test_production_with_a_secret(tmp_path: Path) -> None:
     settings = load(tmp_path, NODE_ENV="Production", JWT_SECRET=SECRET)
     assert (settings.production, settings.jwt_secret, settings.jwt_secret_source) == (

@@ -19,9 +19,11 @@ from roomtimer.infra import db as database
 from roomtimer.infra import tokens
 from roomtimer.infra.cluster import ClusterCounts, ClusterGate
 from roomtimer.infra.metrics import Metrics
+from roomtimer.infra.webhook_sender import WebhookSender
 from roomtimer.middleware.body import body_middleware
 from roomtimer.middleware.client_ip import handshake_address
 from roomtimer.middleware.errors import errors_middleware
+from roomtimer.middleware.idempotency import idempotency_middleware
 from roomtimer.middleware.observability import observability_middleware
 from roomtimer.middleware.ratelimit import create_limiter, rate_item, rate_limit_middleware
 from roomtimer.middleware.security import add_security_headers
@@ -29,10 +31,14 @@ from roomtimer.realtime.control import ControlSockets
 from roomtimer.realtime.rooms import SocketRooms
 from roomtimer.realtime.server import choose_path, close_all_sockets, create_socket_server
 from roomtimer.routes import setup_routes
+from roomtimer.services.deliveries import DeliveryWorker
+from roomtimer.services.idempotency import IdempotencyStore
+from roomtimer.services.outbox import Outbox
 from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
 from roomtimer.services.scheduler import Scheduler
 from roomtimer.services.timers import TimerService
+from roomtimer.services.webhooks import WebhookService
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -43,6 +49,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             errors_middleware,
             rate_limit_middleware(rate_item(settings)),
             body_middleware,
+            idempotency_middleware,
         ]
     )
     app[keys.settings] = settings
@@ -53,15 +60,28 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.engine] = engine
     app[keys.db] = db = database.session_factory(engine)
     bus, presence = app[keys.bus], app[keys.presence]
-    app[keys.scheduler] = scheduler = Scheduler(db, clock, bus, metrics)
-    app[keys.rooms] = RoomService(db, clock, bus, presence)
-    app[keys.timers] = TimerService(db, clock, bus, scheduler)
+    app[keys.outbox] = outbox = Outbox()
+    app[keys.scheduler] = scheduler = Scheduler(db, clock, bus, metrics, outbox)
+    app[keys.rooms] = RoomService(db, clock, bus, presence, outbox)
+    app[keys.timers] = TimerService(db, clock, bus, scheduler, outbox)
+    _setup_integrations(app)
     _setup_namespace(app)
     setup_routes(app)
     _setup_cors(app, settings)
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.extend(
-        [_database, _redis, _limiter, _relay, _cluster, _presence, _scheduler, _announce_path]
+        [
+            _database,
+            _redis,
+            _limiter,
+            _relay,
+            _cluster,
+            _presence,
+            _scheduler,
+            _webhook_deliveries,
+            _idempotency_cleanup,
+            _announce_path,
+        ]
     )
     app.on_shutdown.extend([_end_streams, _close_sockets])
     return app
@@ -109,6 +129,17 @@ def _setup_namespace(app: web.Application) -> None:
         max_per_address=settings.socket_max_per_address,
     )
     app[keys.sio].register_namespace(namespace)
+
+
+def _setup_integrations(app: web.Application) -> None:
+    """Webhooks (use cases, sender, delivery worker) and idempotency keys."""
+    settings, clock, db = app[keys.settings], app[keys.clock], app[keys.db]
+    allow_private = settings.webhook_allow_private
+    app[keys.webhooks] = WebhookService(db, clock, allow_private=allow_private)
+    app[keys.webhook_sender] = sender = WebhookSender(allow_private=allow_private)
+    app[keys.deliveries] = worker = DeliveryWorker(db, clock, sender, app[keys.metrics])
+    app[keys.outbox].on_recorded = worker.wake
+    app[keys.idempotency] = IdempotencyStore(db, clock)
 
 
 def _setup_cors(app: web.Application, settings: Settings) -> None:
@@ -191,6 +222,24 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     scheduler.start()
     yield
     await scheduler.stop()
+
+
+async def _webhook_deliveries(app: web.Application) -> AsyncIterator[None]:
+    """The sender's client session and this worker's delivery loop."""
+    sender, worker = app[keys.webhook_sender], app[keys.deliveries]
+    await sender.open()
+    worker.start()
+    yield
+    await worker.stop()
+    await sender.close()
+
+
+async def _idempotency_cleanup(app: web.Application) -> AsyncIterator[None]:
+    """Deletes expired idempotency keys now and then."""
+    store = app[keys.idempotency]
+    store.start()
+    yield
+    await store.stop()
 
 
 async def _announce_path(app: web.Application) -> AsyncIterator[None]:

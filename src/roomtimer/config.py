@@ -48,6 +48,7 @@ class Settings:
     fast_path: bool = True
     socket_max_rooms: int = 20
     socket_max_per_address: int = 1000
+    webhook_allow_private: bool = False
 
     @property
     def production(self) -> bool:
@@ -219,4 +220,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fast_path=_switch(env, "ROOMTIMER_FAST_PATH", True),
         socket_max_rooms=_int(env, "SOCKET_MAX_ROOMS", 20),
         socket_max_per_address=_int(env, "SOCKET_MAX_CONNECTIONS_PER_ADDRESS", 1000),
+        webhook_allow_private=_switch(env, "WEBHOOK_ALLOW_PRIVATE", False),
     )

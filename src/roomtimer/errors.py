@@ -48,6 +48,11 @@ class InvalidTransition(AppError):
     status, code, message = 409, "invalid_transition", "Invalid timer transition"
 
 
+class IdempotencyConflict(AppError):
+    status, code = 422, "idempotency_conflict"
+    message = "This Idempotency-Key was used with another method, path or body"
+
+
 class PayloadTooLarge(AppError):
     status, code, message = 413, "payload_too_large", "Request body is too large"
 

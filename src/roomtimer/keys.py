@@ -13,13 +13,18 @@ from roomtimer.events.relay import RedisRelay
 from roomtimer.events.streams import RoomStreams
 from roomtimer.infra.metrics import Metrics
 from roomtimer.infra.ratelimit import Limiter
+from roomtimer.infra.webhook_sender import WebhookSender
 from roomtimer.realtime.control import ControlSockets
 from roomtimer.realtime.rooms import SocketRooms
 from roomtimer.realtime.server import RoomtimerServer, ServingPath
+from roomtimer.services.deliveries import DeliveryWorker
+from roomtimer.services.idempotency import IdempotencyStore
+from roomtimer.services.outbox import Outbox
 from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
 from roomtimer.services.scheduler import Scheduler
 from roomtimer.services.timers import TimerService
+from roomtimer.services.webhooks import WebhookService
 
 settings = web.AppKey("settings", Settings)
 clock = web.AppKey("clock", Clock)
@@ -39,6 +44,11 @@ limiter = web.AppKey("limiter", Limiter)
 scheduler = web.AppKey("scheduler", Scheduler)
 rooms = web.AppKey("rooms", RoomService)
 timers = web.AppKey("timers", TimerService)
+outbox = web.AppKey("outbox", Outbox)
+webhooks = web.AppKey("webhooks", WebhookService)
+webhook_sender = web.AppKey("webhook_sender", WebhookSender)
+deliveries = web.AppKey("deliveries", DeliveryWorker)
+idempotency = web.AppKey("idempotency", IdempotencyStore)
 
 openapi = web.AppKey("openapi", dict[str, Any])
 

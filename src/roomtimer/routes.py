@@ -8,7 +8,7 @@ from aiohttp import web
 
 from roomtimer import keys
 from roomtimer.build import package_version
-from roomtimer.controllers import docs, ops, pages, rooms, streams, timers
+from roomtimer.controllers import docs, ops, pages, rooms, streams, timers, webhooks
 from roomtimer.schemas import openapi, public
 from roomtimer.schemas.openapi import Operation as Op
 
@@ -39,6 +39,10 @@ OPERATIONS: tuple[Op, ...] = (
         for name in ("start", "pause", "reset")
     ),
     Op("POST", "/api/timers/{id}/adjust", timers.timer_command("adjust"), "Add or take time", "owner", body=timers.timer_adjust, reply=public.TimerEvent, errors=(409,)),
+    Op("POST", "/api/rooms/{id}/webhooks", webhooks.create_webhook, "Register a webhook (its secret shown once)", "owner", body=webhooks.webhook_create, reply=public.WebhookCreated, status=201),
+    Op("GET", "/api/rooms/{id}/webhooks", webhooks.list_webhooks, "A room's webhooks", "owner", reply=public.WebhookList),
+    Op("DELETE", "/api/webhooks/{id}", webhooks.delete_webhook, "Delete a webhook", "owner", status=204),
+    Op("GET", "/api/webhooks/{id}/deliveries", webhooks.list_deliveries, "A webhook's last 100 deliveries", "owner", reply=public.DeliveryList),
     Op("GET", "/v/{shareToken}", pages.viewer, "The viewer screen", content=HTML, document=False),
     Op("GET", "/static/{version}/{path:.+}", pages.static, "The pages' files", document=False),
 )  # fmt: skip

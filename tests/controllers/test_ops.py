@@ -95,7 +95,7 @@ async def test_metrics_report_requests_by_route_template(app: RunningApp, api: A
     key = (("method", "GET"), ("route", "/api/rooms/{key}"))
     assert samples[(requests, (*key, ("status", "200")))] == 1
     assert samples[(requests, (*key, ("status", "404")))] == 1
-    command = (("method", "POST"), ("route", "/api/timers/{id}/{command}"), ("status", "200"))
+    command = (("method", "POST"), ("route", "/api/timers/{id}/start"), ("status", "200"))
     assert samples[(requests, command)] == 1
     assert samples[(requests, (("method", "POST"), ("route", "/api/rooms"), ("status", "201")))]
     latency = "roomtimer_http_request_duration_seconds_count"

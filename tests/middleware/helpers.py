@@ -20,6 +20,7 @@ CODES = {
     409: {"invalid_transition"},
     413: {"payload_too_large"},
     415: {"unsupported_media_type"},
+    422: {"idempotency_conflict"},
     429: {"rate_limited"},
     500: {"internal_error"},
     503: {"unavailable"},

@@ -31,12 +31,16 @@ def test_vendor_note_names_every_file_with_its_digest() -> None:
     shipped = {
         path.relative_to(WEB_DIR).as_posix()
         for path in STATIC_DIR.rglob("*")
-        if path.suffix in (".woff2",) or path.parent.name == "vendor" and path.suffix == ".js"
+        if path.suffix == ".woff2"
+        or "vendor" in path.relative_to(STATIC_DIR).parts
+        and path.suffix in (".js", ".css")
     }
     assert {path for path, _ in rows} == shipped
     for path, digest in rows:
         assert hashlib.sha256((WEB_DIR / path).read_bytes()).hexdigest() == digest, path
     assert "SIL Open Font License" in (STATIC_DIR / "fonts" / "Inter-OFL.txt").read_text()
+    swagger = STATIC_DIR / "vendor" / "swagger-ui"
+    assert "Apache License" in (swagger / "LICENSE").read_text()
 
 
 def test_pages_load_nothing_from_elsewhere() -> None:

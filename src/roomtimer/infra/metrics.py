@@ -68,3 +68,9 @@ class Metrics:
         self.rate_limited = Counter(
             "roomtimer_rate_limited_total", "Requests refused by the rate limiter.", registry=r
         )
+        self.webhook_attempts = Counter(
+            "roomtimer_webhook_attempts_total",
+            "Webhook delivery attempts by outcome (delivered, retry, failed).",
+            ["outcome"],
+            registry=r,
+        )

@@ -1,5 +1,7 @@
 """One middleware turns every failure into the contract's error shape."""
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from loguru import logger
@@ -19,6 +21,7 @@ HTTP_CODES = {
     409: "invalid_transition",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    422: "idempotency_conflict",
     429: "rate_limited",
     503: "unavailable",
 }
@@ -49,27 +52,44 @@ def http_error_response(exc: web.HTTPException, now: int) -> web.Response:
     return error_response(now, status, code, message, headers=headers)
 
 
+def _str_keys(messages: Any) -> Any:
+    """marshmallow keys a list item's messages by its index: JSON keys are strings."""
+    if isinstance(messages, dict):
+        return {str(key): _str_keys(value) for key, value in messages.items()}
+    return messages
+
+
+def error_for(exc: Exception, now: int) -> web.Response | None:
+    """The contract's response for a known failure; None for an unknown one (a 500)."""
+    if isinstance(exc, AppError):
+        return app_error_response(exc, now)
+    if isinstance(exc, ValidationError):
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return error_response(
+            now, 400, "validation_error", "Invalid request body", _str_keys(messages)
+        )
+    if isinstance(exc, web.HTTPException) and exc.status >= 400:
+        return http_error_response(exc, now)
+    if database.is_unavailable(exc):  # a dependency down is 503, with no stack trace
+        logger.warning("the database is unavailable ({})", type(exc).__name__)
+        return app_error_response(Unavailable("The database is unavailable"), now)
+    return None
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Maps AppError, marshmallow errors and aiohttp errors; anything else is a logged 500."""
     clock = request.app[keys.clock]
     try:
         return await handler(request)
-    except AppError as exc:
-        return app_error_response(exc, clock.now_ms())
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return error_response(
-            clock.now_ms(), 400, "validation_error", "Invalid request body", messages
-        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return http_error_response(exc, clock.now_ms())
     except Exception as exc:
-        if database.is_unavailable(exc):  # a dependency down is 503, and no stack trace
-            logger.warning("{} {}: the database is unavailable", request.method, _route(request))
-            return app_error_response(Unavailable("The database is unavailable"), clock.now_ms())
+        response = error_for(exc, clock.now_ms())
+        if response is not None:
+            return response
         logger.exception("unhandled error on {} {}", request.method, _route(request))
         return error_response(clock.now_ms(), 500, "internal_error", "Internal server error")
 

@@ -43,6 +43,7 @@ ERROR_TEXT = {
     403: "The token does not own this room or timer",
     404: "No such room, timer or share token",
     409: "Not allowed in the timer's state",
+    422: "The Idempotency-Key was used with another method, path or body",
     413: "Body over 16 KiB",
     415: "A body that is not JSON",
     429: "Rate limited (Retry-After says when to retry)",
@@ -51,8 +52,15 @@ ERROR_TEXT = {
 }
 
 
+def _keyed(op: Operation) -> bool:
+    """Whether the route takes an Idempotency-Key (POST, PUT and DELETE under /api/)."""
+    return op.method in ("POST", "PUT", "DELETE") and op.path.startswith("/api/")
+
+
 def _statuses(op: Operation) -> list[int]:
     found = {500, *op.errors}
+    if _keyed(op):
+        found |= {400, 422}
     if op.path.startswith("/api/"):
         found |= {429, 503}
     if op.auth != "none":
@@ -66,6 +74,15 @@ def _statuses(op: Operation) -> list[int]:
     return sorted(found)
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Repeat within 24 h: the first answer again, nothing changed",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+}
+
+
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     if "type" in schema:
         return {**schema, "type": [schema["type"], "null"]}
@@ -74,11 +91,20 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _field(item: fields.Field) -> dict[str, Any]:
     """JSON Schema of one marshmallow field, its validators included."""
+    if isinstance(item, fields.List):
+        schema: dict[str, Any] = {"type": "array", "items": _field(item.inner)}
+        for check in item.validators:
+            if isinstance(check, validate.Length):
+                if check.min is not None:
+                    schema["minItems"] = check.min
+                if check.max is not None:
+                    schema["maxItems"] = check.max
+        return _nullable(schema) if item.allow_none else schema
     kinds = ((fields.Integer, "integer"), (fields.Boolean, "boolean"), (fields.String, "string"))
     kind = next((name for cls, name in kinds if isinstance(item, cls)), None)
     if kind is None:
         raise TypeError(f"no JSON Schema for {type(item).__name__}")
-    schema: dict[str, Any] = {"type": kind}
+    schema = {"type": kind}
     for check in item.validators:
         if isinstance(check, validate.Range):
             if check.min is not None:
@@ -90,6 +116,8 @@ def _field(item: fields.Field) -> dict[str, Any]:
                 schema["minLength"] = check.min
             if check.max is not None:
                 schema["maxLength"] = check.max
+        elif isinstance(check, validate.OneOf):
+            schema["enum"] = list(check.choices)
     return _nullable(schema) if item.allow_none else schema
 
 
@@ -184,6 +212,8 @@ def _operation(op: Operation, components: Components) -> dict[str, Any]:
         {"name": n, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
         for n in names
     ]
+    if _keyed(op):
+        parameters.append(IDEMPOTENCY_KEY)
     if op.query is not None:
         query = request_schema(op.query)
         for name, schema in query["properties"].items():

@@ -4,6 +4,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from roomtimer.models.hook_events import EVENTS
 from roomtimer.models.timer_machine import DURATION_MAX_MS, DURATION_MIN_MS
 
 POSITION_MAX = 1_000_000_000
@@ -119,6 +120,18 @@ class RoomPage(Strict):
 
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
     after = fields.String(load_default=None, validate=validate.Length(1, 200))
+
+
+class WebhookCreate(Strict):
+    """POST /api/rooms/{id}/webhooks: `secret` generated when left out."""
+
+    url = fields.String(required=True, validate=[validate.Length(1, 2048), _no_nul])
+    events = fields.List(
+        fields.String(validate=validate.OneOf(EVENTS)),
+        required=True,
+        validate=validate.Length(1, len(EVENTS) * 2),
+    )
+    secret = fields.String(validate=[validate.Length(1, 256), _no_nul])
 
 
 class Empty(Strict):

@@ -16,6 +16,7 @@ from roomtimer.infra.coalesce import Coalescer
 from roomtimer.models.stamped import Audience, Page, Stamped
 from roomtimer.models.tables import Room
 from roomtimer.schemas import public
+from roomtimer.services.outbox import Occurrence, Outbox
 from roomtimer.services.presence import Presence
 
 # Built once: every viewer's join runs it, and building a statement costs more than SQLite.
@@ -70,11 +71,13 @@ class RoomService:
         clock: Clock,
         bus: EventBus,
         presence: Presence,
+        outbox: Outbox,
     ) -> None:
         self.db = db
         self.clock = clock
         self.bus = bus
         self.presence = presence
+        self.outbox = outbox
         self._by_token: Coalescer[str, Room | None] = Coalescer(self._load_by_token)
 
     async def create(self, *, owner_id: str, name: str, description: str) -> Stamped[Room]:
@@ -167,6 +170,12 @@ class RoomService:
             for name, value in changes.items():
                 setattr(room, name, value)
             room.updated_at = now
+            info = public.room_info(room)
+            recorded = await self.outbox.record(
+                session, [Occurrence(room.id, "room.updated", room=info)], now
+            )
+        if recorded:
+            self.outbox.wake()
         await self.bus.publish(
             room.id, "room-updated", public.room_updated(room, now), owner_id=owner_id
         )
@@ -176,7 +185,12 @@ class RoomService:
         """Deletes a room and its timers; its viewers are told and removed."""
         async with self.db.begin() as session:
             room = await owned_room(session, room_id, owner_id)
+            # Recorded before the room's webhooks go with it: deliveries keep their target.
+            gone = Occurrence(room.id, "room.deleted", room=public.room_info(room))
+            recorded = await self.outbox.record(session, [gone], self.clock.now_ms())
             await session.delete(room)
+        if recorded:
+            self.outbox.wake()
         # Every output removes the room's members as it delivers this (bus.ends_membership).
         payload = public.room_deleted(room_id, self.clock.now_ms())
         await self.bus.publish(room_id, "room-deleted", payload, owner_id=owner_id)

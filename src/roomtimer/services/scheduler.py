@@ -5,14 +5,19 @@ one is due it claims every due timer in a single guarded UPDATE … RETURNING, s
 several workers each timer is finished by exactly one of them. A periodic sweep picks
 up deadlines set by other workers, and timers whose deadline passed while no worker
 ran (at start-up), so a dead worker's timers still finish within a sweep interval.
+
+Threshold crossings (`timer.warning`, `timer.danger`, for webhooks) are deadlines of the
+same kind, kept in a second heap so they never delay a finish: each is claimed by a
+guarded UPDATE that clears the timer's due instant, so it fires once in all.
 """
 
 import asyncio
 import heapq
+from collections.abc import Sequence
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import BindParameter, bindparam, select, update
+from sqlalchemy import BindParameter, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roomtimer.clock import Clock
@@ -21,6 +26,7 @@ from roomtimer.infra.metrics import Metrics
 from roomtimer.models.tables import Timer
 from roomtimer.models.timer_machine import Status
 from roomtimer.schemas import public
+from roomtimer.services.outbox import Occurrence, Outbox
 
 
 class Scheduler:
@@ -32,6 +38,7 @@ class Scheduler:
         clock: Clock,
         bus: EventBus,
         metrics: Metrics,
+        outbox: Outbox | None = None,
         *,
         sweep_ms: int = 500,
         lookahead_ms: int = 2_000,
@@ -40,10 +47,13 @@ class Scheduler:
         self.clock = clock
         self.bus = bus
         self.metrics = metrics
+        self.outbox = outbox or Outbox()
         self.sweep_ms = sweep_ms
         self.lookahead_ms = lookahead_ms
         self._deadlines: list[int] = []
         self._known: set[int] = set()
+        self._crossings: list[int] = []
+        self._known_crossings: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -62,6 +72,17 @@ class Scheduler:
             .returning(*Timer.__table__.columns)
             .execution_options(synchronize_session=False)
         )
+        self._claim_crossing = {
+            event: update(Timer)
+            .where(Timer.status == Status.RUNNING.value, column <= now)
+            .values({column: None})
+            .returning(*Timer.__table__.columns)
+            .execution_options(synchronize_session=False)
+            for event, column in (
+                ("timer.warning", Timer.warn_due_at),
+                ("timer.danger", Timer.danger_due_at),
+            )
+        }
 
     def track(self, ends_at: int) -> None:
         """Hints that some running timer ends at `ends_at` (epoch ms)."""
@@ -71,6 +92,28 @@ class Scheduler:
         heapq.heappush(self._deadlines, ends_at)
         if self._deadlines[0] == ends_at:
             self._wake.set()
+
+    def track_crossing(self, at: int) -> None:
+        """Hints that some running timer crosses a threshold at `at` (epoch ms)."""
+        if at in self._known_crossings:
+            return
+        self._known_crossings.add(at)
+        heapq.heappush(self._crossings, at)
+        if self._crossings[0] == at:
+            self._wake.set()
+
+    async def fire_crossings(self) -> int:
+        """Claims every threshold crossing that is due and records its webhooks."""
+        now = self.clock.now_ms()
+        async with self.db.begin() as session:
+            found = []
+            for event, claim in self._claim_crossing.items():
+                for timer in (await session.execute(claim, {"now": now})).all():
+                    found.append(Occurrence(timer.room_id, event, timer))
+            recorded = await self.outbox.record(session, found, now)
+        if recorded:
+            self.outbox.wake()
+        return len(found)
 
     async def finish_due(self) -> int:
         """Claims and announces every running timer whose deadline has passed.
@@ -82,6 +125,9 @@ class Scheduler:
         now = self.clock.now_ms()
         async with self.db.begin() as session:
             finished = (await session.execute(self._claim, {"now": now})).all()
+            recorded = await self.outbox.record(session, self._finish_hooks(finished), now)
+        if recorded:
+            self.outbox.wake()
         by_room: dict[str, list[Any]] = {}
         for timer in finished:
             by_room.setdefault(timer.room_id, []).append(timer)
@@ -93,6 +139,21 @@ class Scheduler:
             for timer in timers:
                 observe(max(0, at - (timer.finished_at or at)) / 1000)
         return len(finished)
+
+    @staticmethod
+    def _finish_hooks(finished: Sequence[Any]) -> list[Occurrence]:
+        """timer.finished, after any crossing the timer reached but no pass had claimed yet
+        (a timer's due instants are cleared or replaced by its next write)."""
+        found = []
+        for timer in finished:
+            for event, due in (
+                ("timer.warning", timer.warn_due_at),
+                ("timer.danger", timer.danger_due_at),
+            ):
+                if due is not None:
+                    found.append(Occurrence(timer.room_id, event, timer))
+            found.append(Occurrence(timer.room_id, "timer.finished", timer))
+        return found
 
     async def sweep(self) -> None:
         """Learns deadlines from the database (other workers' timers, overdue ones)."""
@@ -106,6 +167,16 @@ class Scheduler:
             for ends_at in deadlines:
                 if ends_at is not None:
                     self.track(ends_at)
+            crossings = await session.execute(
+                select(Timer.warn_due_at, Timer.danger_due_at).where(
+                    Timer.status == Status.RUNNING.value,
+                    or_(Timer.warn_due_at <= horizon, Timer.danger_due_at <= horizon),
+                )
+            )
+            for warn, danger in crossings:
+                for at in (warn, danger):
+                    if at is not None and at <= horizon:
+                        self.track_crossing(at)
 
     def start(self) -> None:
         """Starts the background loop."""
@@ -136,11 +207,17 @@ class Scheduler:
                         self._known.discard(heapq.heappop(self._deadlines))
                     await self.finish_due()
                     continue
+                if self._crossings and self._crossings[0] <= now:
+                    while self._crossings and self._crossings[0] <= now:
+                        self._known_crossings.discard(heapq.heappop(self._crossings))
+                    await self.fire_crossings()
+                    continue
                 if now >= next_sweep:
                     await self.sweep()
                     next_sweep = now + self.sweep_ms
                     continue
-                await self._sleep_until(min([next_sweep, *self._deadlines[:1]]) - now)
+                wake_at = min([next_sweep, *self._deadlines[:1], *self._crossings[:1]])
+                await self._sleep_until(wake_at - now)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -16,10 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from roomtimer.clock import Clock
 from roomtimer.errors import AppError, Forbidden, NotFound, Unavailable, ValidationFailed
 from roomtimer.events.bus import EventBus
+from roomtimer.models import crossings
 from roomtimer.models import timer_machine as machine
 from roomtimer.models.stamped import Stamped
 from roomtimer.models.tables import Room, Timer
 from roomtimer.schemas import public
+from roomtimer.services import timer_hooks
+from roomtimer.services.outbox import COMMAND_EVENTS, Occurrence, Outbox
 from roomtimer.services.rooms import owned_room
 from roomtimer.services.scheduler import Scheduler
 
@@ -66,6 +69,10 @@ def _columns(state: machine.TimerState) -> dict[str, Any]:
     return fields
 
 
+def _unchanged(column: Any, value: int | None) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
 class TimerService:
     """Use cases of timers."""
 
@@ -75,11 +82,13 @@ class TimerService:
         clock: Clock,
         bus: EventBus,
         scheduler: Scheduler,
+        outbox: Outbox,
     ) -> None:
         self.db = db
         self.clock = clock
         self.bus = bus
         self.scheduler = scheduler
+        self.outbox = outbox
 
     async def check_owner(self, *, owner_id: str, timer_id: str) -> None:
         """404 unless the timer exists, 403 unless `owner_id` owns its room."""
@@ -125,6 +134,10 @@ class TimerService:
                 **_columns(machine.new(duration_ms)),
             )
             session.add(timer)
+            created = Occurrence(room.id, "timer.created", timer)
+            recorded = await self.outbox.record(session, [created], now)
+        if recorded:
+            self.outbox.wake()
         payload = public.timer_event(timer, now)
         await self.bus.publish(room.id, "timer-created", payload, owner_id=owner_id)
         return Stamped(timer, now)
@@ -163,13 +176,18 @@ class TimerService:
                 return machine.adjust(state, delta_ms, now)
             return machine.COMMANDS[name](state, now)
 
-        return await self._write(owner_id, timer_id, change)
+        return await self._write(owner_id, timer_id, change, event=COMMAND_EVENTS[name])
 
     async def delete(self, *, owner_id: str, timer_id: str) -> None:
         """Deletes a timer and tells its room."""
         async with self.db.begin() as session:
             timer = await owned_timer(session, timer_id, owner_id)
+            now = self.clock.now_ms()
+            deleted = Occurrence(timer.room_id, "timer.deleted", timer)
+            recorded = await self.outbox.record(session, [deleted], now)
             await session.delete(timer)
+        if recorded:
+            self.outbox.wake()
         payload = public.timer_deleted(timer, self.clock.now_ms())
         await self.bus.publish(timer.room_id, "timer-deleted", payload, owner_id=owner_id)
 
@@ -180,10 +198,14 @@ class TimerService:
         change: Change,
         fields: dict[str, Any] | None = None,
         check: Callable[[Timer], None] | None = None,
+        event: str | None = None,
     ) -> Stamped[Timer]:
-        """Settles a passed deadline, applies `change`, saves it guarded by version, broadcasts."""
+        """Settles a passed deadline, applies `change`, saves it guarded by version (and by
+        the armed crossings, which the scheduler claims), records webhooks, broadcasts."""
         fields = fields or {}
         for _ in range(MAX_ATTEMPTS):
+            recorded = 0
+            armed = crossings.Due()
             async with self.db.begin() as session:
                 timer = await owned_timer(session, timer_id, owner_id)
                 if check is not None:
@@ -197,17 +219,49 @@ class TimerService:
                 except AppError as exc:
                     after, refused = settled, exc
                 if after is not before:
-                    values = {**_columns(after), **fields, "updated_at": now}
+                    thresholds = crossings.Thresholds(
+                        fields.get("warn_at_ms", timer.warn_at_ms),
+                        fields.get("danger_at_ms", timer.danger_at_ms),
+                    )
+                    due = crossings.Due(timer.warn_due_at, timer.danger_due_at)
+                    armed = crossings.armed(after, thresholds, now)
+                    values = {
+                        **_columns(after),
+                        **fields,
+                        "updated_at": now,
+                        "warn_due_at": armed.warn,
+                        "danger_due_at": armed.danger,
+                    }
                     saved = await session.execute(
                         update(Timer)
-                        .where(Timer.id == timer.id, Timer.version == before.version)
+                        .where(
+                            Timer.id == timer.id,
+                            Timer.version == before.version,
+                            _unchanged(Timer.warn_due_at, due.warn),
+                            _unchanged(Timer.danger_due_at, due.danger),
+                        )
                         .values(**values)
                         .execution_options(synchronize_session=False)
                     )
                     if saved.rowcount != 1:  # type: ignore[attr-defined]
-                        continue  # changed under us: read again
+                        continue  # changed (or a crossing claimed) under us: read again
+                    crossed = crossings.fired(before, due, after, thresholds, now)
+                    found = timer_hooks.write_occurrences(
+                        timer,
+                        crossed,
+                        settled if settled is not before else None,
+                        after if after is not settled else None,
+                        values,
+                        event,
+                    )
+                    recorded = await self.outbox.record(session, found, now)
+            if recorded:
+                self.outbox.wake()
             for name, value in fields.items():
                 setattr(timer, name, value)  # the session is closed: only the view changes
+            for at in (armed.warn, armed.danger):
+                if at is not None:
+                    self.scheduler.track_crossing(at)
             return await self._announce(timer, owner_id, (before, settled, after), now, refused)
         raise Unavailable("The timer is changing too fast; try again")
 
