@@ -19,6 +19,7 @@ from roomtimer.realtime.server import RoomtimerServer, ServingPath
 from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
 from roomtimer.services.scheduler import Scheduler
+from roomtimer.services.share_tokens import ShareTokens
 from roomtimer.services.timers import TimerService
 
 settings = web.AppKey("settings", Settings)
@@ -38,6 +39,7 @@ redis = web.AppKey("redis", Redis)
 limiter = web.AppKey("limiter", Limiter)
 scheduler = web.AppKey("scheduler", Scheduler)
 rooms = web.AppKey("rooms", RoomService)
+share_tokens = web.AppKey("share_tokens", ShareTokens)
 timers = web.AppKey("timers", TimerService)
 
 openapi = web.AppKey("openapi", dict[str, Any])

@@ -8,8 +8,10 @@ import socketio
 from loguru import logger
 
 from roomtimer.clock import Clock
+from roomtimer.errors import RateLimited
 from roomtimer.infra import db as database
 from roomtimer.infra.tokens import InvalidToken
+from roomtimer.middleware.client_ip import client_address
 from roomtimer.models.tables import Room
 from roomtimer.realtime.control import ControlSockets
 from roomtimer.realtime.packets import UNREADABLE
@@ -18,6 +20,7 @@ from roomtimer.realtime.server import RoomtimerServer, ack_wanted
 from roomtimer.schemas import public
 from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
+from roomtimer.services.share_tokens import ShareTokens
 
 MAX_TOKEN_LENGTH = 512
 # 60 events per 10 s per socket: clock sync sends bursts of pings.
@@ -83,14 +86,18 @@ class ViewerNamespace(socketio.AsyncNamespace):
     def __init__(
         self,
         rooms: RoomService,
+        share_tokens: ShareTokens,
         presence: Presence,
         sockets: SocketRooms,
         control: ControlSockets,
         verify_token: Callable[[str], str],
         clock: Clock,
+        trusted_proxies: tuple[str, ...] = (),
     ) -> None:
         super().__init__(NAMESPACE)
         self.room_service = rooms
+        self.share_tokens = share_tokens
+        self.trusted_proxies = trusted_proxies
         self.presence = presence
         self.sockets = sockets
         self.control = control
@@ -156,14 +163,30 @@ class ViewerNamespace(socketio.AsyncNamespace):
         await self.sockets.to_socket(sid, "error", payload)
         return public.ack_refused(code, message)
 
-    async def _room(self, payload: Any) -> Room:
-        room = await self.room_service.find_by_token(_share_token(payload))
+    def _client(self, sid: str) -> str:
+        """The socket's client address, as the HTTP rate limits see it (proxies considered)."""
+        environ = self.server.get_environ(sid, namespace=self.namespace) or {}
+        request = environ.get("aiohttp.request")
+        if request is None:
+            return "unknown"
+        forwarded = request.headers.get("X-Forwarded-For")
+        return client_address(request.remote, forwarded, self.trusted_proxies)
+
+    async def _room(self, sid: str, payload: Any) -> Room:
+        token = _share_token(payload)
+        try:
+            room = await self.share_tokens.find(share_token=token, client=self._client(sid))
+        except RateLimited as exc:
+            raise SocketError(
+                "rate_limited",
+                f"Too many unknown share tokens from this address; retry in {exc.retry_after_s} s",
+            ) from None
         if room is None:
             raise SocketError("room_not_found", "No room with this share token")
         return room
 
     async def _joined_room(self, sid: str, payload: Any) -> Room:
-        room = await self._room(payload)
+        room = await self._room(sid, payload)
         if channel(room.id) not in self.rooms(sid):
             raise SocketError("not_joined", "Join the room first")
         return room
@@ -175,7 +198,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
 
     async def on_join_room(self, sid: str, payload: Any = None, *_: Any) -> public.Ack:
         """Joins the room of a share token and sends its state."""
-        room = await self._room(payload)
+        room = await self._room(sid, payload)
         await self.enter_room(sid, channel(room.id))
         await self._send_state(sid, room)
         self.presence.changed(room.id)
