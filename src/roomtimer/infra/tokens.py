@@ -17,11 +17,9 @@ def issue(secret: str, sub: str, ttl_s: int, now_s: int) -> str:
 
 
 def verify(secret: str, token: str) -> str:
-    """The owner id (`sub`) of a valid token; raises InvalidToken otherwise.
-
-    The key is always `secret` and the algorithm always HS256: header fields that name
-    another key or algorithm (`alg`, `kid`, `jku`, `x5u`, `jwk`) are never followed.
-    """
+    """The owner id (`sub`) of a valid token; raises InvalidToken otherwise."""
+    # The key is always `secret` and the algorithm always HS256: header fields that name
+    # another key or algorithm (`alg`, `kid`, `jku`, `x5u`, `jwk`) are never followed.
     if len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("token too long")
     try:

@@ -131,12 +131,10 @@ class RoomService:
             return owner
 
     async def find_by_token(self, share_token: str) -> Room | None:
-        """The room behind a share token, with its timers (read-only: it may be shared).
-
-        The indexed lookup finds the candidate; the token is then compared in constant
-        time, so the answer never rests on a comparison that stops at the first
-        differing character, nor on the database's collation (README, "Security").
-        """
+        """The room behind a share token, with its timers (read-only: it may be shared)."""
+        # The indexed lookup finds a candidate; the constant-time comparison decides, so
+        # the answer never rests on a comparison that stops at the first differing
+        # character, nor on the database's collation (README, "Security").
         room = await self._by_token.get(share_token)
         if room is None or not hmac.compare_digest(
             room.share_token.encode(), share_token.encode("utf-8", "surrogatepass")
