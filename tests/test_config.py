@@ -91,9 +91,13 @@ def test_rate_limit_settings(tmp_path: Path) -> None:
     assert (settings.rate_limit_window_ms, settings.rate_limit_max_requests) == (1500, 7)
     blank = load(tmp_path, JWT_SECRET=SECRET, RATE_LIMIT_WINDOW_MS="", RATE_LIMIT_MAX_REQUESTS="")
     assert (blank.rate_limit_window_ms, blank.rate_limit_max_requests) == (60_000, 100)
+    assert blank.share_token_max_misses == 30
+    assert load(tmp_path, JWT_SECRET=SECRET, SHARE_TOKEN_MAX_MISSES="5").share_token_max_misses == 5
 
 
-@pytest.mark.parametrize("name", ["RATE_LIMIT_WINDOW_MS", "RATE_LIMIT_MAX_REQUESTS"])
+@pytest.mark.parametrize(
+    "name", ["RATE_LIMIT_WINDOW_MS", "RATE_LIMIT_MAX_REQUESTS", "SHARE_TOKEN_MAX_MISSES"]
+)
 @pytest.mark.parametrize("value", ["abc", "1.5", "60s", "0", "-5"])
 def test_bad_rate_limit_is_refused(tmp_path: Path, name: str, value: str) -> None:
     reason = refused(tmp_path, JWT_SECRET=SECRET, **{name: value})

@@ -27,6 +27,7 @@ from roomtimer.middleware.idempotency import idempotency_middleware
 from roomtimer.middleware.observability import observability_middleware
 from roomtimer.middleware.ratelimit import create_limiter, rate_item, rate_limit_middleware
 from roomtimer.middleware.security import add_security_headers
+from roomtimer.realtime import http_errors
 from roomtimer.realtime.control import ControlSockets
 from roomtimer.realtime.rooms import SocketRooms
 from roomtimer.realtime.server import choose_path, close_all_sockets, create_socket_server
@@ -37,12 +38,14 @@ from roomtimer.services.outbox import Outbox
 from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
 from roomtimer.services.scheduler import Scheduler
+from roomtimer.services.share_tokens import ShareTokens
 from roomtimer.services.timers import TimerService
 from roomtimer.services.webhooks import WebhookService
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """The roomtimer application for `settings`."""
+    http_errors.install()  # what aiohttp answers by itself, in the contract's shape
     app = web.Application(
         middlewares=[
             observability_middleware,
@@ -62,7 +65,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     bus, presence = app[keys.bus], app[keys.presence]
     app[keys.outbox] = outbox = Outbox()
     app[keys.scheduler] = scheduler = Scheduler(db, clock, bus, metrics, outbox)
-    app[keys.rooms] = RoomService(db, clock, bus, presence, outbox)
+    app[keys.rooms] = rooms = RoomService(db, clock, bus, presence, outbox)
+    app[keys.share_tokens] = ShareTokens(rooms, settings.share_token_max_misses)
     app[keys.timers] = TimerService(db, clock, bus, scheduler, outbox)
     _setup_integrations(app)
     _setup_namespace(app)
@@ -111,14 +115,15 @@ def _setup_event_path(app: web.Application) -> None:
 def _setup_namespace(app: web.Application) -> None:
     """Viewers and owners' control sockets share the default namespace; the control
     sockets are an output of the bus too."""
-    rooms = app[keys.rooms]
+    rooms, share_tokens = app[keys.rooms], app[keys.share_tokens]
     app[keys.control_sockets] = control = ControlSockets(app[keys.sio], rooms.owner_of)
     app[keys.bus].subscribe(control)
-    verify = partial(tokens.verify, app[keys.settings].jwt_secret)
-    sockets, presence, clock = app[keys.socket_rooms], app[keys.presence], app[keys.clock]
     settings = app[keys.settings]
+    verify = partial(tokens.verify, settings.jwt_secret)
+    sockets, presence, clock = app[keys.socket_rooms], app[keys.presence], app[keys.clock]
     namespace = ViewerNamespace(
         rooms,
+        share_tokens,
         presence,
         sockets,
         control,
@@ -174,6 +179,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 async def _limiter(app: web.Application) -> AsyncIterator[None]:
     app[keys.limiter] = limiter = create_limiter(app[keys.settings])
+    app[keys.share_tokens].limiter = limiter
     yield
     await limiter.aclose()
 

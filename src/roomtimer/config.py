@@ -42,6 +42,7 @@ class Settings:
     log_level: str = "INFO"
     rate_limit_window_ms: int = 60_000
     rate_limit_max_requests: int = 100
+    share_token_max_misses: int = 30
     trusted_proxies: tuple[str, ...] = ()
     environment: str = "development"
     shutdown_timeout_s: float = 10.0
@@ -215,6 +216,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=_log_level(env.get("LOG_LEVEL")),
         rate_limit_window_ms=_int(env, "RATE_LIMIT_WINDOW_MS", 60_000),
         rate_limit_max_requests=_int(env, "RATE_LIMIT_MAX_REQUESTS", 100),
+        share_token_max_misses=_int(env, "SHARE_TOKEN_MAX_MISSES", 30),
         trusted_proxies=_proxies(env.get("TRUSTED_PROXIES")),
         environment=environment,
         fast_path=_switch(env, "ROOMTIMER_FAST_PATH", True),

@@ -23,6 +23,7 @@ from roomtimer.services.outbox import Outbox
 from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
 from roomtimer.services.scheduler import Scheduler
+from roomtimer.services.share_tokens import ShareTokens
 from roomtimer.services.timers import TimerService
 from roomtimer.services.webhooks import WebhookService
 
@@ -43,6 +44,7 @@ redis = web.AppKey("redis", Redis)
 limiter = web.AppKey("limiter", Limiter)
 scheduler = web.AppKey("scheduler", Scheduler)
 rooms = web.AppKey("rooms", RoomService)
+share_tokens = web.AppKey("share_tokens", ShareTokens)
 timers = web.AppKey("timers", TimerService)
 outbox = web.AppKey("outbox", Outbox)
 webhooks = web.AppKey("webhooks", WebhookService)

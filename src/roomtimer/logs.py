@@ -60,11 +60,17 @@ def request_context(request_id: str, route: str, secrets: Iterable[str]) -> Iter
         _request.reset(token)
 
 
+MIN_LITERAL_SECRET = 12
+
+
 def redact(text: str) -> str:
     """text with credentials, tokens and the current request's capabilities masked."""
     context = _request.get()
     for secret in (*_secrets, *(context.secrets if context else ())):
-        if len(secret) >= 4:  # a one-letter "secret" would mask half the line
+        # A short secret cannot be told from the words around it ("roomtimer" as a test
+        # database's password masked the program's own name); passwords inside URLs are
+        # masked by _PATTERNS whatever their length.
+        if len(secret) >= MIN_LITERAL_SECRET:
             text = text.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)

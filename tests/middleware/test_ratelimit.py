@@ -99,3 +99,14 @@ async def test_with_redis_unreachable_each_worker_still_limits_in_memory() -> No
     assert [v.allowed for v in verdicts] == [True, True, False]
     assert 1 <= verdicts[-1].retry_after_s <= 60
     assert (await limiter.hit(item, "127.0.0.8")).allowed  # another client has its own count
+
+
+async def test_peek_counts_nothing_and_also_falls_back_to_memory() -> None:
+    limiter = Limiter("redis://127.0.0.1:9/0")  # nothing listens on the discard port
+    item = RateLimitItemPerSecond(2, 60)
+    peeks = [await asyncio.wait_for(limiter.peek(item, "127.0.0.9"), 5) for _ in range(5)]
+    assert all(v.allowed for v in peeks)  # looking is free
+    for _ in range(2):
+        assert (await limiter.hit(item, "127.0.0.9")).allowed
+    refused = await limiter.peek(item, "127.0.0.9")
+    assert not refused.allowed and 1 <= refused.retry_after_s <= 60

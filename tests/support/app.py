@@ -148,12 +148,12 @@ class Viewer:
             async with self._changed:
                 self._changed.notify_all()
 
-    async def connect(self, auth: Any = None) -> "Viewer":
-        """Connects (default transports unless given)."""
+    async def connect(self, auth: Any = None, headers: dict[str, str] | None = None) -> "Viewer":
+        """Connects (default transports unless given), with extra handshake `headers`."""
         kwargs: dict[str, Any] = {"wait_timeout": 10}
         if self.transports:
             kwargs["transports"] = self.transports
-        await self.client.connect(self.url, auth=auth, **kwargs)
+        await self.client.connect(self.url, auth=auth, headers=headers or {}, **kwargs)
         return self
 
     async def join(self, share_token: str) -> Any:

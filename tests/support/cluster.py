@@ -34,6 +34,7 @@ def cluster_env(database_url: str, redis_url: str | None = None, **extra: str) -
         "JWT_SECRET": JWT_SECRET,
         "TRUSTED_PROXIES": "127.0.0.1",
         "RATE_LIMIT_MAX_REQUESTS": "100000",
+        "SHARE_TOKEN_MAX_MISSES": "100000",
         "LOG_LEVEL": "WARNING",
         **extra,
     }

@@ -18,6 +18,7 @@ import socketio
 from aiohttp import web
 
 from roomtimer import keys
+from roomtimer.config import Settings
 from roomtimer.controllers import pages
 from roomtimer.middleware.security import add_security_headers
 
@@ -79,10 +80,11 @@ async def scripted_peer() -> AsyncIterator[ScriptedPeer]:
     app = web.Application()
     sio.attach(app)
 
-    async def find_by_token(token: str) -> Any:
-        return SimpleNamespace(name=ROOM["name"]) if token == TOKEN else None
+    async def find(*, share_token: str, client: str) -> Any:
+        return SimpleNamespace(name=ROOM["name"]) if share_token == TOKEN else None
 
-    app[keys.rooms] = SimpleNamespace(find_by_token=find_by_token)  # type: ignore[assignment]
+    app[keys.settings] = Settings()  # the page reads TRUSTED_PROXIES (none here)
+    app[keys.share_tokens] = SimpleNamespace(find=find)  # type: ignore[assignment]
     app.router.add_get("/v/{shareToken}", pages.viewer)
     app.router.add_get("/static/{version}/{path:.+}", pages.static)
     app.on_response_prepare.append(add_security_headers)

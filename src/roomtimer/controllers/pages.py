@@ -9,8 +9,8 @@ from string import Template
 
 from aiohttp import web
 
-from roomtimer import keys
-from roomtimer.errors import NotFound
+from roomtimer.controllers.parsing import shared_room
+from roomtimer.errors import NotFound, RateLimited
 from roomtimer.middleware.security import page_headers
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -51,11 +51,16 @@ def _script_json(value: object) -> str:
 
 
 def page(
-    request: web.Request, name: str, status: int = 200, csp: str | None = None, **fields: str
+    request: web.Request,
+    name: str,
+    status: int = 200,
+    csp: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+    **fields: str,
 ) -> web.Response:
     """A page of web/templates, with its static files' versioned URL and its CSP."""
     body = _template(name).substitute(static=f"/static/{asset_version()}", **fields)
-    headers = page_headers(request, csp)
+    headers = {**page_headers(request, csp), **(extra_headers or {})}
     return web.Response(text=body, status=status, content_type="text/html", headers=headers)
 
 
@@ -70,9 +75,14 @@ async def viewer(request: web.Request) -> web.Response:
     if not token.isprintable() or len(token) > 512:
         return not_found_page(request)
     # The viewers' own lookup (one coalesced query for a crowd joining at once).
-    room = await request.app[keys.rooms].find_by_token(token)
-    if room is None:
+    try:
+        room = await shared_room(request, token)
+    except NotFound:
         return not_found_page(request)
+    except RateLimited as exc:
+        retry = str(exc.retry_after_s)
+        headers = {"Retry-After": retry}
+        return page(request, "rate_limited.html", 429, extra_headers=headers, retry=retry)
     # Set here rather than by the script, so an overlay never flashes an opaque first frame.
     transparent = request.query.get("transparent", "") in ("1", "true")
     return page(

@@ -1,4 +1,4 @@
-"""Request bodies: JSON only, checked against a schema."""
+"""Request input: JSON bodies checked against a schema, path keys, share tokens."""
 
 import json
 from collections.abc import Awaitable, Callable
@@ -10,6 +10,8 @@ from marshmallow import Schema, ValidationError
 
 from roomtimer import keys
 from roomtimer.errors import InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
+from roomtimer.middleware.ratelimit import request_client
+from roomtimer.models.tables import Room
 
 
 def _not_json(name: str) -> Any:
@@ -36,6 +38,16 @@ def path_key(request: web.Request, name: str) -> str:
     if not value.isprintable() or len(value) > 1024:
         raise NotFound()
     return value
+
+
+async def shared_room(request: web.Request, share_token: str) -> Room:
+    """The room of a URL's share token: 404 for a miss, 429 once its client missed too often."""
+    room = await request.app[keys.share_tokens].find(
+        share_token=share_token, client=request_client(request)
+    )
+    if room is None:
+        raise NotFound("Room not found")
+    return room
 
 
 def json_body(request: web.Request) -> Any:

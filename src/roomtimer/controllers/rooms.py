@@ -3,7 +3,7 @@
 from aiohttp import web
 
 from roomtimer import keys
-from roomtimer.controllers.parsing import load, load_owned, load_query, path_key
+from roomtimer.controllers.parsing import load, load_owned, load_query, path_key, shared_room
 from roomtimer.middleware.auth import require_owner
 from roomtimer.render import json_response
 from roomtimer.schemas import public, requests
@@ -35,8 +35,8 @@ async def list_rooms(request: web.Request) -> web.Response:
 
 async def room_state(request: web.Request) -> web.Response:
     """GET /api/rooms/{shareToken}: what viewers see."""
-    token = path_key(request, "key")
-    seen = await request.app[keys.rooms].state(share_token=token)
+    room = await shared_room(request, path_key(request, "key"))
+    seen = request.app[keys.rooms].audience(room)
     return json_response(public.room_state(seen.value, seen.at, seen.watchers))
 
 

@@ -8,6 +8,7 @@ from loguru import logger
 
 from roomtimer.clock import Clock
 from roomtimer.controllers.socket_limits import AddressCaps, EventWindows, Verdict
+from roomtimer.errors import RateLimited
 from roomtimer.infra import db as database
 from roomtimer.infra.tokens import InvalidToken
 from roomtimer.models.tables import Room
@@ -18,6 +19,7 @@ from roomtimer.realtime.server import RoomtimerServer, ack_wanted
 from roomtimer.schemas import public
 from roomtimer.services.presence import Presence
 from roomtimer.services.rooms import RoomService
+from roomtimer.services.share_tokens import ShareTokens
 
 MAX_TOKEN_LENGTH = 512
 
@@ -53,6 +55,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
     def __init__(
         self,
         rooms: RoomService,
+        share_tokens: ShareTokens,
         presence: Presence,
         sockets: SocketRooms,
         control: ControlSockets,
@@ -65,6 +68,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
     ) -> None:
         super().__init__(NAMESPACE)
         self.room_service = rooms
+        self.share_tokens = share_tokens
         self.presence = presence
         self.sockets = sockets
         self.control = control
@@ -148,14 +152,25 @@ class ViewerNamespace(socketio.AsyncNamespace):
         await self.sockets.to_socket(sid, "error", payload)
         return public.ack_refused(code, message)
 
-    async def _room(self, payload: Any) -> Room:
-        room = await self.room_service.find_by_token(_share_token(payload))
+    def _client(self, sid: str) -> str:
+        """The socket's client address, as the HTTP rate limits see it (proxies considered)."""
+        return self.address_of(self.server.get_environ(sid, namespace=self.namespace) or {})
+
+    async def _room(self, sid: str, payload: Any) -> Room:
+        token = _share_token(payload)
+        try:
+            room = await self.share_tokens.find(share_token=token, client=self._client(sid))
+        except RateLimited as exc:
+            raise SocketError(
+                "rate_limited",
+                f"Too many unknown share tokens from this address; retry in {exc.retry_after_s} s",
+            ) from None
         if room is None:
             raise SocketError("room_not_found", "No room with this share token")
         return room
 
     async def _joined_room(self, sid: str, payload: Any) -> Room:
-        room = await self._room(payload)
+        room = await self._room(sid, payload)
         if channel(room.id) not in self.rooms(sid):
             raise SocketError("not_joined", "Join the room first")
         return room
@@ -167,7 +182,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
 
     async def on_join_room(self, sid: str, payload: Any = None, *_: Any) -> public.Ack:
         """Joins the room of a share token and sends its state."""
-        room = await self._room(payload)
+        room = await self._room(sid, payload)
         joined = [name for name in self.rooms(sid) if name.startswith(PREFIX)]
         if channel(room.id) not in joined and len(joined) >= self.max_rooms:
             raise SocketError("too_many_rooms", f"A socket joins at most {self.max_rooms} rooms")

@@ -5,7 +5,7 @@ import asyncio
 from aiohttp import web
 
 from roomtimer import keys
-from roomtimer.controllers.parsing import path_key
+from roomtimer.controllers.parsing import path_key, shared_room
 from roomtimer.events.streams import Stream, frame
 from roomtimer.schemas import public
 
@@ -17,7 +17,7 @@ async def room_events(request: web.Request) -> web.StreamResponse:
     """A `room-state` event first, then the room's events as they happen, until it ends."""
     token = path_key(request, "key")
     rooms, streams = request.app[keys.rooms], request.app[keys.room_streams]
-    room = (await rooms.state(share_token=token)).value  # 404 for an unknown token
+    room = await shared_room(request, token)  # 404 for an unknown token, 429 for a guesser
     stream = streams.open(room.id)
     try:
         # A fresh state read after the stream opened: no event falls between the two.

@@ -2,6 +2,7 @@
 
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from limits import RateLimitItem
@@ -16,6 +17,9 @@ from redis.asyncio import ConnectionPool
 class Verdict:
     allowed: bool
     retry_after_s: int
+
+
+_Step = Callable[[FixedWindowRateLimiter, RateLimitItem, str], Awaitable[Verdict]]
 
 
 class Limiter:
@@ -48,9 +52,16 @@ class Limiter:
 
     async def hit(self, item: RateLimitItem, client: str) -> Verdict:
         """Counts one request of `client`; says whether it is allowed, and when to retry."""
+        return await self._run(self._hit, item, client)
+
+    async def peek(self, item: RateLimitItem, client: str) -> Verdict:
+        """Whether `client` is still under the limit, counting nothing."""
+        return await self._run(self._peek, item, client)
+
+    async def _run(self, step: _Step, item: RateLimitItem, client: str) -> Verdict:
         if self._shared is not None and time.monotonic() >= self._shared_down_until:
             try:
-                verdict = await self._hit(self._shared, item, client)
+                verdict = await step(self._shared, item, client)
             except StorageError as exc:
                 if not self._shared_down_until:
                     logger.error(
@@ -62,12 +73,24 @@ class Limiter:
                     logger.info("rate limits are shared through Redis again")
                     self._shared_down_until = 0.0
                 return verdict
-        return await self._hit(self._memory, item, client)
+        return await step(self._memory, item, client)
 
     @staticmethod
     async def _hit(limiter: FixedWindowRateLimiter, item: RateLimitItem, client: str) -> Verdict:
         if await limiter.hit(item, client):
             return Verdict(True, 0)
+        return await Limiter._refused(limiter, item, client)
+
+    @staticmethod
+    async def _peek(limiter: FixedWindowRateLimiter, item: RateLimitItem, client: str) -> Verdict:
+        if await limiter.test(item, client):
+            return Verdict(True, 0)
+        return await Limiter._refused(limiter, item, client)
+
+    @staticmethod
+    async def _refused(
+        limiter: FixedWindowRateLimiter, item: RateLimitItem, client: str
+    ) -> Verdict:
         stats = await limiter.get_window_stats(item, client)
         return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
 

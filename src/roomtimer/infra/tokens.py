@@ -3,6 +3,8 @@
 import jwt
 
 ALGORITHM = "HS256"
+# Ours are ~150 characters; a longer one is refused before any decoding or HMAC work.
+MAX_TOKEN_LENGTH = 4096
 
 
 class InvalidToken(Exception):
@@ -16,6 +18,10 @@ def issue(secret: str, sub: str, ttl_s: int, now_s: int) -> str:
 
 def verify(secret: str, token: str) -> str:
     """The owner id (`sub`) of a valid token; raises InvalidToken otherwise."""
+    # The key is always `secret` and the algorithm always HS256: header fields that name
+    # another key or algorithm (`alg`, `kid`, `jku`, `x5u`, `jwk`) are never followed.
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("token too long")
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}

@@ -4,6 +4,9 @@ import re
 
 from aiohttp import web
 
+# Said instead of aiohttp's `Python/3.11 aiohttp/3.14.5`: a version banner only helps an
+# attacker pick an exploit. aiohttp sets its own with setdefault, after this hook.
+SERVER = "roomtimer"
 API_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -69,5 +72,6 @@ def page_headers(request: web.Request, csp: str | None = None) -> dict[str, str]
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """on_response_prepare hook: headers that cost nothing and close common holes."""
+    response.headers["Server"] = SERVER
     for name, value in API_HEADERS.items():
         response.headers.setdefault(name, value)

@@ -1,6 +1,7 @@
 """Every private name roomtimer uses of python-socketio, python-engineio and aiohttp, checked once.
 
-The fast path (`manager`, `lean_socket`, `transport`) and two protocol hooks (`server`, `engine`)
+The fast path (`manager`, `lean_socket`, `transport`), two protocol hooks (`server`,
+`engine`) and the contract-shaped answers to requests aiohttp cannot parse (`http_errors`)
 reach into the libraries' internals, read from python-socketio 5.18.1, python-engineio
 4.15.1 and aiohttp 3.14.5. At start-up `check()` looks for each of them; if any is not
 there in the shape read, the server says which and serves on the stock path, so a
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import socketio
-from aiohttp import web
+from aiohttp import web, web_protocol
 from engineio import async_server as eio_server
 from engineio import async_socket as eio_socket
 from engineio.async_drivers import aiohttp as eio_aiohttp
@@ -139,6 +140,15 @@ HOOKS: tuple[tuple[str, str, Check], ...] = (
 )
 
 
+ERROR_ANSWERS: tuple[tuple[str, str, Check], ...] = (
+    (
+        "aiohttp",
+        "RequestHandler.handle_error(request, status, exc, message)",
+        _method(web_protocol.RequestHandler, "handle_error", "request", "status", "exc", "message"),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Report:
     """What `check` found missing: empty when every private name is as read."""
@@ -164,6 +174,11 @@ def _missing(checks: tuple[tuple[str, str, Check], ...]) -> Iterator[str]:
 def check_fast_path() -> Report:
     """Whether the fast fan-out path's internals are all there."""
     return Report(tuple(_missing(FAST_PATH)))
+
+
+def check_error_answers() -> Report:
+    """Whether `http_errors` can answer aiohttp's own errors in the contract's shape."""
+    return Report(tuple(_missing(ERROR_ANSWERS)))
 
 
 def check_hooks() -> Report:

@@ -86,6 +86,9 @@ def create_socket_server(
         origins = list(settings.cors_origins)
     options: dict[str, Any] = {
         "cors_allowed_origins": origins,
+        # No cookies are used: a browser on an allowed origin needs no credentials, and a
+        # blanket `Access-Control-Allow-Credentials: true` is one less thing to reason about.
+        "cors_credentials": False,
         "max_http_buffer_size": MAX_CLIENT_MESSAGE_BYTES,
         "engineio_logger": False,
         "transports": ["polling", "websocket"],

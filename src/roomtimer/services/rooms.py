@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import hmac
 import secrets
 import uuid
 
@@ -134,7 +135,15 @@ class RoomService:
 
     async def find_by_token(self, share_token: str) -> Room | None:
         """The room behind a share token, with its timers (read-only: it may be shared)."""
-        return await self._by_token.get(share_token)
+        # The indexed lookup finds a candidate; the constant-time comparison decides, so
+        # the answer never rests on a comparison that stops at the first differing
+        # character, nor on the database's collation (README, "Security").
+        room = await self._by_token.get(share_token)
+        if room is None or not hmac.compare_digest(
+            room.share_token.encode(), share_token.encode("utf-8", "surrogatepass")
+        ):
+            return None
+        return room
 
     async def _load_by_token(self, share_token: str) -> Room | None:
         async with self.db() as session:
