@@ -55,3 +55,16 @@ async def close_quietly(client: Any) -> None:
             await client.aclose()
         except Exception:  # noqa: BLE001 - it is being dropped anyway
             pass
+
+
+async def finish_task(task: asyncio.Task[None] | None, timeout_s: float) -> None:
+    """Waits for `task` to end by itself (a pass in progress completes), then cancels it.
+
+    Not cancelled mid-query: the database driver's thread would answer a closed loop.
+    """
+    if task is None:
+        return
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout_s)
+    except TimeoutError:
+        await stop_task(task)

@@ -89,16 +89,21 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
+def _bounds(schema: dict[str, Any], low: Any, high: Any, low_key: str, high_key: str) -> None:
+    """A validator's bounds, where it has them, under JSON Schema's names."""
+    if low is not None:
+        schema[low_key] = low
+    if high is not None:
+        schema[high_key] = high
+
+
 def _field(item: fields.Field) -> dict[str, Any]:
     """JSON Schema of one marshmallow field, its validators included."""
     if isinstance(item, fields.List):
         schema: dict[str, Any] = {"type": "array", "items": _field(item.inner)}
         for check in item.validators:
             if isinstance(check, validate.Length):
-                if check.min is not None:
-                    schema["minItems"] = check.min
-                if check.max is not None:
-                    schema["maxItems"] = check.max
+                _bounds(schema, check.min, check.max, "minItems", "maxItems")
         return _nullable(schema) if item.allow_none else schema
     kinds = ((fields.Integer, "integer"), (fields.Boolean, "boolean"), (fields.String, "string"))
     kind = next((name for cls, name in kinds if isinstance(item, cls)), None)
@@ -107,15 +112,9 @@ def _field(item: fields.Field) -> dict[str, Any]:
     schema = {"type": kind}
     for check in item.validators:
         if isinstance(check, validate.Range):
-            if check.min is not None:
-                schema["minimum"] = check.min
-            if check.max is not None:
-                schema["maximum"] = check.max
+            _bounds(schema, check.min, check.max, "minimum", "maximum")
         elif isinstance(check, validate.Length):
-            if check.min is not None:
-                schema["minLength"] = check.min
-            if check.max is not None:
-                schema["maxLength"] = check.max
+            _bounds(schema, check.min, check.max, "minLength", "maxLength")
         elif isinstance(check, validate.OneOf):
             schema["enum"] = list(check.choices)
     return _nullable(schema) if item.allow_none else schema

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roomtimer.clock import Clock
-from roomtimer.infra.background import stop_task
+from roomtimer.infra.background import finish_task, stop_task
 from roomtimer.infra.metrics import Metrics
 from roomtimer.models.tables import Delivery
 from roomtimer.services.outbox import DELIVERED, FAILED, PENDING, sign
@@ -201,10 +201,7 @@ class DeliveryWorker:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
-        try:  # cancelling mid-query would leave the driver's thread answering a closed loop
-            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
-        except TimeoutError:
-            await stop_task(self._task)
+        await finish_task(self._task, timeout_s)
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout_s)
         for task in list(self._inflight):

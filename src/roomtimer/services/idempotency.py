@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roomtimer.clock import Clock
+from roomtimer.infra.background import finish_task
 from roomtimer.models.tables import IdempotencyKey
 
 TTL_MS = 24 * 3600 * 1000
@@ -151,11 +152,7 @@ class IdempotencyStore:
         if self._task is None:
             return
         self._stop.set()
-        try:  # not cancelled mid-query: the driver's thread would answer a closed loop
-            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
-        except TimeoutError:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await finish_task(self._task, timeout_s)
         self._task = None
 
     async def _run(self) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roomtimer.clock import Clock
 from roomtimer.events.bus import EventBus
+from roomtimer.infra.background import finish_task
 from roomtimer.infra.metrics import Metrics
 from roomtimer.models.tables import Timer
 from roomtimer.models.timer_machine import Status
@@ -187,14 +188,9 @@ class Scheduler:
         """Stops the background loop once its current pass is done (cancels it after timeout_s)."""
         if self._task is None:
             return
-        # Cancelling mid-query would leave the database driver's thread answering a closed loop.
         self._stopping = True
         self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
-        except TimeoutError:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await finish_task(self._task, timeout_s)
         self._task = None
 
     async def _run(self) -> None:
