@@ -4,17 +4,7 @@ import re
 
 from aiohttp import web
 
-# Said instead of aiohttp's `Python/3.11 aiohttp/3.14.5`: a version banner only helps an
-# attacker pick an exploit. aiohttp sets its own with setdefault, after this hook.
-SERVER = "roomtimer"
-API_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Cross-Origin-Resource-Policy": "same-site",
-    "Cache-Control": "no-store",
-}
+from roomtimer.render import API_HEADERS, SERVER
 
 # A Host header that can only name a host (and port): anything else is left out of the CSP.
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")

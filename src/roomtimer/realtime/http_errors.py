@@ -13,9 +13,8 @@ from typing import Any
 from aiohttp import web, web_protocol
 from loguru import logger
 
-from roomtimer.middleware.security import API_HEADERS, SERVER
 from roomtimer.realtime import compat
-from roomtimer.render import error_response
+from roomtimer.render import API_HEADERS, SERVER, error_response
 
 _MARK = "_roomtimer_contract_errors"
 
