@@ -48,7 +48,7 @@ class Settings:
     shutdown_timeout_s: float = 10.0
     fast_path: bool = True
     socket_max_rooms: int = 20
-    socket_max_per_address: int = 1000
+    socket_max_per_address: int = 10000
     webhook_allow_private: bool = False
 
     @property
@@ -221,6 +221,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         environment=environment,
         fast_path=_switch(env, "ROOMTIMER_FAST_PATH", True),
         socket_max_rooms=_int(env, "SOCKET_MAX_ROOMS", 20),
-        socket_max_per_address=_int(env, "SOCKET_MAX_CONNECTIONS_PER_ADDRESS", 1000),
+        socket_max_per_address=_int(env, "SOCKET_MAX_CONNECTIONS_PER_ADDRESS", 10000),
         webhook_allow_private=_switch(env, "WEBHOOK_ALLOW_PRIVATE", False),
     )

@@ -147,9 +147,10 @@ class _Intercept(logging.Handler):
         if record.name.startswith("aiosqlite"):
             message = _without_parameters(message)
         exc_info = record.exc_info
-        if exc_info and isinstance(exc_info[1], HttpProcessingError):
+        if exc_info and isinstance(exc_info[1], HttpProcessingError | ConnectionResetError):
             # A malformed request (a NUL in a header, a line too long) is the client's
-            # error, answered 400 by aiohttp: one line, not an ERROR with a traceback.
+            # error, answered 400 by aiohttp; a client gone mid-answer is the client's
+            # doing too: one line, not an ERROR with a traceback.
             level, exc_info = "WARNING", None
             message = f"{message}: {type(record.exc_info[1]).__name__}"  # type: ignore[index]
         logger.opt(depth=6, exception=exc_info).log(level, message)

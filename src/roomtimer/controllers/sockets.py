@@ -64,7 +64,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
         *,
         address_of: Callable[[Any], str],
         max_rooms: int = 20,
-        max_per_address: int = 1000,
+        max_per_address: int = 10000,
     ) -> None:
         super().__init__(NAMESPACE)
         self.room_service = rooms
