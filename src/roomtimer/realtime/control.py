@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 
 import socketio
 
-from roomtimer.events.bus import RoomEvents
+from roomtimer.events.bus import ROOM_DELETED, RoomEvents
 from roomtimer.infra.coalesce import Coalescer
-from roomtimer.realtime.rooms import NAMESPACE
+from roomtimer.realtime.rooms import NAMESPACE, emit_events
 
 OwnerOf = Callable[[str], Awaitable[str | None]]
 
@@ -36,17 +36,11 @@ class ControlSockets:
         if not self._watching:
             return  # nobody watches on this worker: no lookup, nothing to do
         owner = events.owner_id or await self.owner_of(events.room_id)
-        if events.ends_membership and events.name != "error":
-            self._owners.pop(events.room_id, None)  # deleted: its id will not come back
+        if events.name == ROOM_DELETED:
+            self._owners.pop(events.room_id, None)  # its id will not come back
         if owner is None or not self.sio.manager.rooms.get(NAMESPACE, {}).get(watchers(owner)):
             return
-        target = watchers(owner)
-        emit_many = getattr(self.sio.manager, "emit_many", None)
-        if emit_many is not None:
-            await emit_many([(events.name, p) for p in events.payloads], NAMESPACE, target)
-        else:
-            for payload in events.payloads:
-                await self.sio.emit(events.name, payload, room=target)
+        await emit_events(self.sio, watchers(owner), events)
 
     async def owner_of(self, room_id: str) -> str | None:
         """The owner of a room (None if it is gone), from memory after the first time."""

@@ -16,6 +16,16 @@ def channel(room_id: str) -> str:
     return PREFIX + room_id
 
 
+async def emit_events(sio: socketio.AsyncServer, room: str, events: RoomEvents) -> None:
+    """`events` to this worker's sockets in a Socket.IO room, in order."""
+    emit_many = getattr(sio.manager, "emit_many", None)
+    if emit_many is not None:  # the fast manager: one write per websocket for a burst
+        await emit_many([(events.name, p) for p in events.payloads], NAMESPACE, room)
+    else:
+        for payload in events.payloads:
+            await sio.emit(events.name, payload, room=room)
+
+
 class SocketRooms:
     """Writes room events to this worker's sockets, and counts them (this worker only)."""
 
@@ -25,12 +35,7 @@ class SocketRooms:
     async def __call__(self, events: RoomEvents) -> None:
         """The bus output: the events to the room's sockets here, in order, then membership."""
         room = channel(events.room_id)
-        emit_many = getattr(self.sio.manager, "emit_many", None)
-        if emit_many is not None:  # the fast manager: one write per websocket for a burst
-            await emit_many([(events.name, p) for p in events.payloads], NAMESPACE, room)
-        else:
-            for payload in events.payloads:
-                await self.sio.emit(events.name, payload, room=room)
+        await emit_events(self.sio, room, events)
         if events.ends_membership:
             await self.sio.close_room(room)
 
