@@ -29,6 +29,12 @@ def run(
     )
 
 
+def pip(venv: Path, *args: str) -> list[str]:
+    """This interpreter's pip, acting on the virtualenv at venv."""
+    python = str(venv / "bin" / "python")
+    return [sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check", *args]
+
+
 def build_context(into: Path) -> Path:
     """What the Dockerfile's build stage copies in (its COPY lines), and nothing else."""
     into.mkdir(parents=True)
@@ -63,10 +69,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with zipfile.ZipFile(wheel) as archive:  # MIT asks for the notice in every copy
         licenses = [n for n in archive.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
         assert licenses and b"MIT License" in archive.read(licenses[0])
+    # No pip inside (this interpreter's pip installs into it) and no byte-compiling: the
+    # same packages in half the time.
     venv = root / "venv"
-    made = run([sys.executable, "-m", "venv", str(venv)], cwd=root)
+    made = run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=root)
     assert made.returncode == 0, made.stderr
-    added = run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], root)
+    added = run(pip(venv, "install", "-q", "--no-compile", str(wheel)), root)
     if added.returncode != 0:
         needs("a package index", f"could not install the wheel's dependencies: {added.stderr}")
     return venv
@@ -74,7 +82,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_installs_runtime_dependencies_only(installed: Path, tmp_path: Path) -> None:
     python = str(installed / "bin" / "python")
-    listed = run([python, "-m", "pip", "list", "--format=freeze"], cwd=tmp_path)
+    listed = run(pip(installed, "list", "--format=freeze"), cwd=tmp_path)
     names = {line.split("==")[0].lower() for line in listed.stdout.splitlines()}
     assert "roomtimer" in names and "uvloop" in names
     assert not names & set(DEV_ONLY), names & set(DEV_ONLY)

@@ -8,13 +8,12 @@ Every test must pass or have the outcome listed there; a listed failure that pas
 the run, so the table stays true.
 """
 
+import asyncio
 import shutil
 from pathlib import Path
 
-import pytest
-
 from tests.protocol.expectations import EITHER, FAILS, PASSES, SERVERS, SUITES, Deviation
-from tests.protocol.suites import SUITES_DIR, Harness, SuiteRun, run_suite
+from tests.protocol.suites import SUITES_DIR, Harness, SuiteRun, installed, run_suite
 from tests.support.services import needs
 
 HARNESS = {
@@ -55,25 +54,34 @@ def summary(suite: str, run: SuiteRun) -> str:
     return f"{suite}: {sum(run.passed.values())} of {len(run.passed)} pass"
 
 
-@pytest.mark.parametrize("server", SERVERS)
-async def test_the_protocol_suites_pass_but_for_the_deviations_listed(
-    server: str, tmp_path: Path
-) -> None:
-    if shutil.which("node") is None or shutil.which("npx") is None:
-        needs("node and npm", "node/npx are not on PATH: the protocol suites run in node")
-    if not (SUITES_DIR / "socket.io" / "test-suite.js").is_file():
-        needs("the protocol suites", f"{SUITES_DIR} has no suites (set ROOMTIMER_PROTOCOL_SUITES)")
+async def check_server(server: str, workdir: Path) -> tuple[str, list[str]]:
+    """Runs the suites against one server: its summary line and each way it departs."""
     library, fast_path = HARNESS[server]
     problems, summaries = [], []
-    async with Harness(library, fast_path, tmp_path) as harness:
+    async with Harness(library, fast_path, workdir) as harness:
         for suite, grep in PARTS_RUN.get(server, [(suite, "") for suite in SUITES]):
-            run = await run_suite(suite, harness.port, tmp_path / server, grep)
+            run = await run_suite(suite, harness.port, workdir / server, grep)
             problems += problems_of(suite, run, server, grep)
             summaries.append(summary(suite, run))
     if server == "stock-undeflated":
         # Stock writes CONNECT and `auth` back to back too: the suite's client reads them at once.
         problems += [] if run.reads_with("40", "42") else ["no read held CONNECT and `auth`"]
-    print(f"{server}: " + "; ".join(summaries))
+    return f"{server}: " + "; ".join(summaries), [f"{server}: {p}" for p in problems]
+
+
+async def test_the_protocol_suites_pass_but_for_the_deviations_listed(tmp_path: Path) -> None:
+    if shutil.which("node") is None or shutil.which("npx") is None:
+        needs("node and npm", "node/npx are not on PATH: the protocol suites run in node")
+    if not (SUITES_DIR / "socket.io" / "test-suite.js").is_file():
+        needs("the protocol suites", f"{SUITES_DIR} has no suites (set ROOMTIMER_PROTOCOL_SUITES)")
+    for suite in SUITES:
+        installed(suite)  # npm ci once, before the servers run side by side
+    # The suites mostly wait on the protocol's timers: the four servers run at once, each in
+    # its own process with its own mocha runs, so the whole check takes as long as one.
+    results = await asyncio.gather(*(check_server(server, tmp_path) for server in SERVERS))
+    summaries = [line for line, _ in results]
+    problems = [problem for _, found in results for problem in found]
+    print("\n".join(summaries))
     assert not problems, "\n".join([*summaries, *problems])
 
 
