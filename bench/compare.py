@@ -310,9 +310,10 @@ def main() -> None:
             f"roomtimer {meta['commit']}{dirty}."
         )
     print()
+    tables = any(r["bench"] != "soak-2000" for r in records)  # `--soak`: its paragraph only
     if cluster:
         print("\n".join(cluster_table(records)))
-    elif any(r["bench"] != "soak-2000" for r in records):
+    elif tables:
         print("\n".join(standard_table(records)))
     if any(r["server"] == "before" for r in records):
         print(f"\nBefore ({meta.get('before', '?')}) and after, same run:\n")
@@ -335,7 +336,7 @@ def main() -> None:
             end="",
         )
     for text in flood_and_soak(records):
-        print(f"\n\n{text}", end="")
+        print(f"\n\n{text}" if tables else text, end="")
     print()
     bad = [r for r in records if r["exit"] != 0 or not r["result"] or r.get("serverLogErrors")]
     if bad:

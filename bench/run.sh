@@ -318,6 +318,7 @@ PY
 }
 
 soak() {
+  repeat=1
   meta
   gen_timeout=$((soak_minutes * 60 + 600))
   bench roomtimer 1 soak-2000 "$here/soak.js" --viewers 2000 --rate 10 \
