@@ -270,7 +270,8 @@ def flood_and_soak(records: list[dict]) -> list[str]:
             f"{of('flood', 'reconnectsPerSec')} reconnects/s, {of('flood', 'rateLimited')} "
             f"`rate_limited`, cut {of('flood', 'cut')} times; server CPU "
             f"{of('quiet', 'serverCpuPercent')} % without, "
-            f"{of('flooded', 'serverCpuPercent')} % with."
+            f"{of('flooded', 'serverCpuPercent')} % with; machine load "
+            f"{of('quiet', 'loadAverage1m')} and {of('flooded', 'loadAverage1m')}."
         )
     for r in [r["result"] for r in records if r["bench"].startswith("soak") and r["result"]]:
         rss = r["rssKB"]

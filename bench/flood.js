@@ -17,6 +17,7 @@
 // joins answered, and the server's CPU in each phase. Exits 1 if a viewer missed a
 // delivery or was disconnected, or if the flood was never refused and cut.
 const { fork } = require('node:child_process');
+const os = require('node:os');
 const L = require('./local');
 
 const args = L.parseArgs({
@@ -161,6 +162,7 @@ async function main() {
       missingDeliveries: missing,
       httpCommandMs: L.summary(http, [50, 99]),
       serverCpuPercent: cpu0 === null ? null : L.round(((cpu - cpu0) / (performance.now() - t0)) * 100, 0),
+      loadAverage1m: L.round(os.loadavg()[0], 2), // the machine's, at the phase's end: noise
     };
   };
 

@@ -16,6 +16,7 @@
 // the RSS samples' slope after warm-up (KB/min) and its start and end, server CPU, the
 // commands' HTTP latency. Exits 1 if a delivery was missing, out of order or duplicated,
 // a viewer was disconnected, or --max-slope (KB/min, when given) was exceeded.
+const os = require('node:os');
 const L = require('./local');
 
 const args = L.parseArgs({
@@ -192,6 +193,7 @@ async function main() {
     rssSlopeKBPerMin: slopeKBPerMin,
     maxSlopeKBPerMin: args['max-slope'] || null,
     serverCpuPercent: cpu0 === null ? null : L.round(((cpu - cpu0) / (wall * 1000)) * 100, 0),
+    loadAverage1m: L.round(os.loadavg()[0], 2), // the machine's, at the end: noise
     httpCommandMs: L.summary(http, [50, 99]),
     rssSamples: samples.map(([t, kb]) => [L.round(t, 1), kb]),
     date: new Date().toISOString(),
