@@ -246,6 +246,48 @@ def cluster_table(records: list[dict]) -> list[str]:
     return rows
 
 
+def flood_and_soak(records: list[dict]) -> list[str]:
+    """bench/flood.js (others' delivery with and without a flooder) and bench/soak.js."""
+    out = []
+    floods = [r["result"] for r in records if r["bench"] == "flood-1000" and r["result"]]
+    if floods:
+        f0 = floods[0]
+
+        def of(*keys: str) -> str:
+            return cell([v for v in map(dig(*keys), floods) if v is not None], "median")
+
+        p99 = combine([r["flooded"]["deliveryMs"]["p99"] for r in floods], "median")
+        lost = sum(r[p]["missingDeliveries"] for r in floods for p in ("quiet", "flooded"))
+        met = "met" if p99 is not None and p99 < 100 else "MISSED"
+        out.append(
+            f"One client flooding ({f0['flooders']} sockets from one address, each reconnecting "
+            f"when cut; bench/flood.js), {f0['viewers']} viewers, {f0['rate']} commands/s: "
+            f"others' delivery p50 {of('quiet', 'deliveryMs', 'p50')} ms and p99 "
+            f"{of('quiet', 'deliveryMs', 'p99')} ms without the flood; with it p50 "
+            f"{of('flooded', 'deliveryMs', 'p50')} ms and p99 {of('flooded', 'deliveryMs', 'p99')}"
+            f" ms (< 100 ms: {met}); missing {lost}. "
+            f"The flood: {of('flood', 'eventsPerSec')} events/s, "
+            f"{of('flood', 'reconnectsPerSec')} reconnects/s, {of('flood', 'rateLimited')} "
+            f"`rate_limited`, cut {of('flood', 'cut')} times; server CPU "
+            f"{of('quiet', 'serverCpuPercent')} % without, "
+            f"{of('flooded', 'serverCpuPercent')} % with; machine load "
+            f"{of('quiet', 'loadAverage1m')} and {of('flooded', 'loadAverage1m')}."
+        )
+    for r in [r["result"] for r in records if r["bench"].startswith("soak") and r["result"]]:
+        rss = r["rssKB"]
+        out.append(
+            f"Soak (bench/soak.js): {r['viewers']} viewers, {r['commands']} commands over "
+            f"{r['seconds']} s ({r['commandsPerSec']}/s) on {r['timers']} timers, {r['churned']} "
+            f"viewers came and went: {r['deliveries']} deliveries, {r['missingDeliveries']} "
+            f"missing, {r['outOfOrder']} out of order, {r['duplicates']} duplicated. Server RSS "
+            f"{rss['atStart']} KB at start, {rss['afterWarmup']} KB after {r['warmupSeconds']} s "
+            f"of warm-up, {rss['end']} KB at the end: slope after warm-up "
+            f"{r['rssSlopeKBPerMin']} KB/min over {r['rssSamplesFitted']} samples; server CPU "
+            f"{r['serverCpuPercent']} %."
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="?", type=Path, help="a bench/results/*.jsonl file")
@@ -269,7 +311,11 @@ def main() -> None:
             f"roomtimer {meta['commit']}{dirty}."
         )
     print()
-    print("\n".join(cluster_table(records) if cluster else standard_table(records)))
+    tables = any(r["bench"] != "soak-2000" for r in records)  # `--soak`: its paragraph only
+    if cluster:
+        print("\n".join(cluster_table(records)))
+    elif tables:
+        print("\n".join(standard_table(records)))
     if any(r["server"] == "before" for r in records):
         print(f"\nBefore ({meta.get('before', '?')}) and after, same run:\n")
         print("\n".join(before_after_table(records)))
@@ -290,6 +336,8 @@ def main() -> None:
             f"ping round trip p50 {cell([p['pingRttMs']['p50'] for p in pages], 'median')} ms.",
             end="",
         )
+    for text in flood_and_soak(records):
+        print(f"\n\n{text}" if tables else text, end="")
     print()
     bad = [r for r in records if r["exit"] != 0 or not r["result"] or r.get("serverLogErrors")]
     if bad:

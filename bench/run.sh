@@ -7,8 +7,13 @@
 #                                              # finish 1000 timers x 10 viewers, R times
 #                                              # (default 3, --quick 1), alternating servers,
 #                                              # 500 viewer-page-shaped viewers on roomtimer
-#                                              # (bench/viewer_page.js), and both floors
+#                                              # (bench/viewer_page.js), 1000 viewers' delivery
+#                                              # without and with one client flooding, on
+#                                              # roomtimer (bench/flood.js), and both floors
 #                                              # (bench/floor.js)
+#   bash bench/run.sh --soak MINUTES           # 2000 viewers, 10 commands/s for MINUTES on
+#                                              # roomtimer (bench/soak.js): RSS slope after
+#                                              # warm-up, every delivery counted
 #   bash bench/run.sh --cluster [--viewers N]  # two roomtimer workers on PostgreSQL + Redis,
 #                                              # N (20000) viewers in one room split over them
 #   bash bench/run.sh --before DIR             # also an earlier roomtimer (a checkout with its
@@ -37,14 +42,17 @@ mode=standard
 before=""
 cluster_viewers=20000
 rounds=20
+soak_minutes=10
+gen_timeout=900 # seconds a load generator may run
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) repeat=1 ;;
     --repeat) repeat="${2:?--repeat needs a number}"; shift ;;
     --cluster) mode=cluster ;;
+    --soak) mode=soak; soak_minutes="${2:?--soak needs minutes}"; shift ;;
     --viewers) cluster_viewers="${2:?--viewers needs a number}"; shift ;;
     --before) before="$(cd "${2:?--before needs a checkout}" && pwd)"; shift ;;
-    -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h | --help) sed -n '2,21p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "bench: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -202,7 +210,7 @@ bench() {
   echo "bench: rep $rep/$repeat  $name  $kind (pid $server_pid, port $port)" >&2
   case "$script" in */*) ;; *) script="$gen/$script" ;; esac # ours by path, else shared's
   generate "$dir" "$name on $kind" env NODE_PATH="$gen_modules:$client_modules" \
-    BENCH_LIB="$gen/lib" timeout 900 \
+    BENCH_LIB="$gen/lib" timeout "$gen_timeout" \
     node "$script" --url "http://127.0.0.1:$port" --pid "$server_pid" "$@"
   cleanup
   record "\"server\":\"$kind\",\"rep\":$rep,\"bench\":\"$name\",\"loadBefore\":$load" \
@@ -242,6 +250,9 @@ standard() {
     done
     # The viewer page's own connect, join and clock-sync burst (roomtimer serves the page).
     bench roomtimer "$rep" viewer-page-500 "$here/viewer_page.js" --viewers 500 --pings 8
+    # Others' delivery with and without one client flooding events and joins (the Node
+    # peer has no flood defence: it would answer every event, so it is not run here).
+    bench roomtimer "$rep" flood-1000 "$here/flood.js" --viewers 1000 --seconds 10 --rate 10
     floor "$rep" fanout-floor --events 1 --viewers 5000
     floor "$rep" finish-floor --events 1000 --viewers 10
   done
@@ -306,7 +317,19 @@ PY
     "$dir/w1/server.log" "$dir/w2/server.log"
 }
 
-if [ "$mode" = cluster ]; then cluster; else standard; fi
+soak() {
+  repeat=1
+  meta
+  gen_timeout=$((soak_minutes * 60 + 600))
+  bench roomtimer 1 soak-2000 "$here/soak.js" --viewers 2000 --rate 10 \
+    --seconds $((soak_minutes * 60)) --sample 5
+}
+
+case "$mode" in
+  cluster) cluster ;;
+  soak) soak ;;
+  *) standard ;;
+esac
 echo "bench: raw results appended to ${out#"$root"/} (run $run_id)" >&2
 "$py" "$here/compare.py" "$out" --run "$run_id"
 [ "$failures" -eq 0 ] || { echo "bench: $failures run(s) failed or logged errors (see above)" >&2; exit 1; }

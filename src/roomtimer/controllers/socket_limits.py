@@ -20,7 +20,7 @@ class Verdict(Enum):
     ALLOW = "allow"
     REFUSE = "refuse"  # the first event over the limit: told `rate_limited`
     DROP = "drop"  # later ones: answered with nothing, so a flood costs the server little
-    CUT = "cut"  # twice the limit in one window: the socket is disconnected
+    CUT = "cut"  # the event at twice the limit in one window: the socket is disconnected
 
 
 class EventWindows:
@@ -43,7 +43,8 @@ class EventWindows:
             return Verdict.ALLOW
         if count == self.limit + 1:
             return Verdict.REFUSE
-        return Verdict.DROP if count < 2 * self.limit else Verdict.CUT
+        # Once: events read with the one that cut it are dropped, not cut (and logged) again.
+        return Verdict.CUT if count == 2 * self.limit else Verdict.DROP
 
     def forget(self, sid: str) -> None:
         """Drops a gone socket's window."""

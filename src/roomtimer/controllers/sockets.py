@@ -122,6 +122,8 @@ class ViewerNamespace(socketio.AsyncNamespace):
         if event in ("connect", "disconnect"):
             return await super().trigger_event(event, *args)
         sid = args[0]
+        if not self._connected(sid):  # read before its socket was cut: nobody to answer
+            return None
         verdict = self.windows.hit(sid)
         if verdict is Verdict.DROP:
             return None
@@ -140,11 +142,16 @@ class ViewerNamespace(socketio.AsyncNamespace):
         except SocketError as exc:
             return await self._refuse(sid, exc.code, exc.message)
         except Exception as exc:  # every request gets its answer, whatever went wrong
+            if not self._connected(sid):  # it went (cut for flooding) while being answered
+                return None
             if database.is_unavailable(exc):
                 logger.warning("socket {} on {}: the database is unavailable", event, sid)
                 return await self._refuse(sid, "unavailable", "Try again in a moment")
             logger.exception("socket event {} failed", event)
             return await self._refuse(sid, "internal_error", "Internal server error")
+
+    def _connected(self, sid: str) -> bool:
+        return bool(self.server.manager.is_connected(sid, self.namespace))
 
     async def _refuse(self, sid: str, code: str, message: str) -> public.Ack:
         """The `error` event to the socket, and the ack that says the same."""
