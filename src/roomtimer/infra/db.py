@@ -109,34 +109,43 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-_UNREACHABLE = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.TimeoutError,  # no pooled connection came free
-    OSError,  # refused, reset, unreachable (ConnectionError is one)
-    TimeoutError,
-)
+# SQLSTATEs of a server that cannot take the statement now, whatever the statement: class
+# 08 (connection exception), 53300 too many connections, 57P01 terminated by a shutdown,
+# 57P02 crash shutdown, 57P03 cannot connect now (starting up, shutting down, recovering).
+_UNAVAILABLE_CLASSES = ("08",)
+_UNAVAILABLE_STATES = frozenset({"53300", "57P01", "57P02", "57P03"})
+
+
+def _says_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True  # SQLite's "database is locked", "attempt to write a readonly database"
+    if isinstance(exc, OSError | TimeoutError | ConnectionError):
+        return True  # refused, reset, unreachable
+    state = getattr(exc, "sqlstate", None)
+    if isinstance(state, str) and (
+        state in _UNAVAILABLE_STATES or state[:2] in _UNAVAILABLE_CLASSES
+    ):
+        return True
+    return type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """True when `exc` says the database cannot be reached (down, refusing, timing out),
-    not that a statement was wrong: the caller answers 503 `unavailable`, not 500."""
+    """True when `exc` says the database cannot be reached (down, refusing, timing out,
+    starting up or shutting down, locked, read-only), not that a statement was wrong: the
+    caller answers 503 `unavailable`, not 500."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
         seen.add(id(current))
-        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+        if _says_unavailable(current):
             return True
-        if isinstance(
-            current, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError
-        ):
-            return True
-        if isinstance(current, OSError | TimeoutError | ConnectionError):
-            return True
-        if (
-            type(current).__module__.startswith("asyncpg")
-            and "Connection" in type(current).__name__
-        ):
-            return True
-        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+        for name in ("orig", "driver_exception", "__cause__", "__context__"):
+            found = getattr(current, name, None)
+            if isinstance(found, BaseException):
+                pending.append(found)
     return False
