@@ -1,5 +1,6 @@
 """Database engine, sessions and migrations."""
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,13 @@ if TYPE_CHECKING:
 MIGRATION_LOCK_ID = 7_262_001
 # A server that accepts but never answers fails a connection after this long (asyncpg: 60 s).
 CONNECT_TIMEOUT_S = 10.0
+# SQLite: how long a statement waits for another process's write lock on the file ("database
+# is locked" after it, a 503), and how long a request waits for the one connection (a little
+# longer, so that it outwaits a holder stuck on the lock): a command is answered within
+# their sum, 3.5 s, even while another process holds the file.
+SQLITE_BUSY_TIMEOUT_MS = 1_500
+SQLITE_POOL_WAIT_MS = SQLITE_BUSY_TIMEOUT_MS + 500
+_COMPANIONS = ("-wal", "-shm")
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -24,9 +32,18 @@ def create_engine(url: str) -> AsyncEngine:
     are serialised anyway."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, pool_size=1, max_overflow=0, pool_timeout=30, hide_parameters=True
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=SQLITE_POOL_WAIT_MS / 1000,
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        db_file = sqlite_path(url)
+        if db_file is not None:
+            reopen = _ReopenWhenWritable(db_file)
+            event.listen(engine.sync_engine, "connect", reopen.connect)
+            event.listen(engine.sync_engine, "checkout", reopen.checkout)
         return engine
     # hide_parameters: an error's text never carries a statement's values (user data, tokens).
     return create_async_engine(
@@ -50,9 +67,29 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+class _ReopenWhenWritable:
+    """SQLite opens a file it may not write read-only, and the connection stays so. Such a
+    connection is dropped at checkout once the files are writable again, so writes resume
+    with no restart (a stat per checkout, and only while read-only)."""
+
+    def __init__(self, db_file: Path) -> None:
+        # SQLite gives the -wal and -shm it creates the database file's mode.
+        self.files = [db_file, *(db_file.with_name(db_file.name + end) for end in _COMPANIONS)]
+
+    def writable(self) -> bool:
+        return all(os.access(path, os.W_OK) for path in self.files if path.exists())
+
+    def connect(self, _dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["read_only"] = not self.writable()
+
+    def checkout(self, _dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        if record.info.get("read_only") and self.writable():
+            raise sa_exc.DisconnectionError("the SQLite file is writable again: reopening it")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
