@@ -99,46 +99,49 @@ async def test_a_write_locked_file_gives_503_within_5_s_and_writes_resume_after(
     assert "unhandled error" not in server.stderr(), server.stderr()[-3000:]
 
 
-@pytest_asyncio.fixture
-async def nobodys_folder() -> AsyncIterator[Path]:
-    """A folder owned by `nobody`, outside pytest's root-only tmp_path."""
-    try:
-        nobody = pwd.getpwnam("nobody")
-    except KeyError:
-        needs("user nobody", "no `nobody` user to run the server without root")
-    folder = Path(tempfile.mkdtemp(prefix="roomtimer-ro-"))
-    os.chown(folder, nobody.pw_uid, nobody.pw_gid)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-async def test_a_read_only_file_gives_503_on_writes_and_writes_resume_with_permission(
-    nobodys_folder: Path, server_factory: StartServer
-) -> None:
-    """Why the server runs as `nobody`: root writes any file whatever its mode, so a
-    read-only file is only read-only to an unprivileged process. setpriv drops to nobody
-    and execs the server (our child is the server itself, no capabilities left), with
-    the file and its folder owned by nobody, as a service user would own them.
-
-    The file is read-only before the server opens it, as a restored backup or a wrong
-    deploy leaves it: an open connection keeps the access it was opened with, so a chmod
-    under a running server changes nothing until the file is opened again."""
+def unprivileged() -> tuple[list[str] | None, pwd.struct_passwd | None]:
+    """The command that runs the server as `nobody` under root, and nobody; (None, None)
+    when we are not root (then the server runs as us, and a mode is enough)."""
+    if os.geteuid() != 0:
+        return None, None
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         needs("setpriv", "setpriv (util-linux) is needed to run the server as nobody")
     nobody = pwd.getpwnam("nobody")
-    db_file = nobodys_folder / "roomtimer.db"
+    command = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}"]
+    return command + ["--clear-groups", "--", sys.executable, "-m", "roomtimer", "serve"], nobody
+
+
+@pytest_asyncio.fixture
+async def folder() -> AsyncIterator[Path]:
+    """A folder outside pytest's tmp_path, which is root's only."""
+    made = Path(tempfile.mkdtemp(prefix="roomtimer-ro-"))
+    yield made
+    shutil.rmtree(made, ignore_errors=True)
+
+
+async def test_a_read_only_file_gives_503_on_writes_and_writes_resume_with_permission(
+    folder: Path, server_factory: StartServer
+) -> None:
+    """Why the server runs as `nobody` under root: root writes any file whatever its
+    mode, so a read-only file is only read-only to an unprivileged process. setpriv drops
+    to nobody and execs the server (our child is the server itself, with no capabilities
+    left), the file and its folder owned by nobody as a service user would own them.
+
+    The file is read-only before the server opens it, as a restored backup or a wrong
+    deploy leaves it: an open connection keeps the access it was opened with, so a chmod
+    under a running server changes nothing until the file is opened again."""
+    command, nobody = unprivileged()
+    db_file = folder / "roomtimer.db"
     url = f"sqlite:///{db_file}"
     async with run_app(settings_for(url)) as seeding:  # the schema and a timer, as root
         async with Api(seeding.url, seeding.token("alice")) as api:
             room = await api.room()
             timer = await api.timer(room["id"])
-    for path in nobodys_folder.iterdir():
+    for path in [folder, *folder.iterdir()] if nobody else []:
         os.chown(path, nobody.pw_uid, nobody.pw_gid)
     db_file.chmod(0o444)
-    as_nobody = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}"]
-    as_nobody += ["--clear-groups", "--", sys.executable, "-m", "roomtimer", "serve"]
-    server = await server_factory(cluster_env(url), command=as_nobody)
+    server = await server_factory(cluster_env(url), command=command)
     async with admin(server.url) as api:
         answers = [await timed(api, "POST", f"/api/timers/{timer['id']}/start") for _ in range(2)]
         answers.append(await timed(api, "POST", "/api/rooms", {"name": "Another"}))
@@ -149,7 +152,7 @@ async def test_a_read_only_file_gives_503_on_writes_and_writes_resume_with_permi
         assert (await timed(api, "GET", "/api/rooms")).status == 200
 
         # SQLite made the -wal and -shm it created as read-only as the file: all three.
-        for path in nobodys_folder.iterdir():
+        for path in folder.iterdir():
             path.chmod(0o644)
         started = await timed(api, "POST", f"/api/timers/{timer['id']}/start")
         assert started.status == 200, started  # the same process: the file reopened
