@@ -10,6 +10,7 @@ crash would, and recovers from its WAL on the next start).
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -36,6 +37,8 @@ from tests.support.postgres import PostgresServer
 # How long commands keep failing before PostgreSQL comes back (a finishing timer's
 # deadline passes meanwhile).
 OUTAGE_S = 1.5
+# Each command and the webhook event it records.
+COMMANDS = {"start": "started", "pause": "paused", "reset": "reset", "adjust": "adjusted"}
 # From PostgreSQL taking connections again to every client loop's commands applying.
 RECOVERY_S = 5.0
 
@@ -76,15 +79,23 @@ async def outage_checks(server_url: str, api: SourcedApi, viewer: Viewer, token:
 async def test_postgres_stopped_under_load_gives_503_then_recovers_without_restart(
     postgres: PostgresServer, server_factory: StartServer
 ) -> None:
-    server = await server_factory(cluster_env(postgres.url))
+    server = await server_factory(cluster_env(postgres.url, WEBHOOK_ALLOW_PRIVATE="true"))
     async with contextlib.AsyncExitStack() as stack:
         api = await stack.enter_async_context(admin(server.url))
         rooms = [await api.room(name=f"Hall {n}") for n in range(2)]
         drivers = []
-        for n in range(4):  # four client loops, each from its own address, on two rooms
-            timer = await api.timer(rooms[n % 2]["id"], label=f"Talk {n}")
+        homes = [rooms[0], rooms[0], rooms[0], rooms[1]]
+        for n, home in enumerate(homes):  # four client loops, each from its own address
+            timer = await api.timer(home["id"], label=f"Talk {n}")
             client = await stack.enter_async_context(admin(server.url, f"127.0.0.{n + 2}"))
             drivers.append(Driver(client, timer["id"]))
+        # Deliveries are recorded with the change that causes them (sent to a closed port).
+        hook = await api.call(
+            "POST",
+            f"/api/rooms/{rooms[1]['id']}/webhooks",
+            {"url": "http://127.0.0.1:9/hook", "events": [f"timer.{e}" for e in COMMANDS.values()]},
+        )
+        assert hook.status == 201, hook.body
         finishing = await api.timer(rooms[0]["id"], label="Ends in the outage", durationMs=1000)
         viewers = [
             v for room in rooms for v in await joined_viewers(stack, server.url, room["shareToken"])
@@ -140,6 +151,11 @@ async def test_postgres_stopped_under_load_gives_503_then_recovers_without_resta
                 for driver in drivers:
                     if driver.timer_id == timer["id"]:
                         assert_versions_match(driver, timer)
+        applied_there = Counter(f"timer.{COMMANDS[a.command]}" for a in drivers[3].ok())
+        reply = await api.call("GET", f"/api/webhooks/{hook.body['id']}/deliveries")
+        recorded = Counter(d["event"] for d in reply.body["deliveries"])
+        assert sum(recorded.values()) < 100, "the list shows the last 100 only: pace the load"
+        assert recorded == applied_there, (recorded, applied_there)  # none more, none fewer
         finishes = [e for e in viewers[0].events("timer-finished") if e["id"] == finishing["id"]]
         assert len(finishes) == 2, finishes  # once per outage, never twice
 
@@ -148,7 +164,7 @@ async def test_postgres_stopped_under_load_gives_503_then_recovers_without_resta
                 d.ok()[-1].body["version"] in versions(v.received, d.timer_id)
                 for v, room in zip(viewers, rooms, strict=True)
                 for n, d in enumerate(drivers)
-                if rooms[n % 2] is room
+                if homes[n] is room
             )
 
         await wait_until(viewers_follow, 3, "viewers get the last command of each timer")

@@ -40,10 +40,10 @@ class Driver:
 
     def next_command(self) -> tuple[str, Any]:
         self.turn += 1
-        if self.status == "running":
-            return ("adjust", {"deltaMs": 1000}) if self.turn % 2 else ("pause", None)
-        if self.status == "paused":
-            return ("start", None) if self.turn % 2 else ("reset", None)
+        if self.status == "running":  # adjusted twice, then paused
+            return ("pause", None) if self.turn % 3 == 0 else ("adjust", {"deltaMs": 1000})
+        if self.status == "paused":  # started again or reset, in turn
+            return ("reset", None) if self.turn % 2 == 0 else ("start", None)
         return "start", None
 
     async def run(self, stop: asyncio.Event) -> None:
