@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from roomtimer.clock import Clock
 from roomtimer.events.bus import EventBus
 from roomtimer.infra.background import finish_task
+from roomtimer.infra.db import is_unavailable
 from roomtimer.infra.metrics import Metrics
 from roomtimer.models.tables import Timer
 from roomtimer.models.timer_machine import Status
@@ -216,8 +217,13 @@ class Scheduler:
                 await self._sleep_until(wake_at - now)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("scheduler pass failed; retrying in 1 s")
+            except Exception as exc:
+                if is_unavailable(exc):  # an outage, not a bug: no stack trace per second
+                    logger.warning(
+                        "scheduler pass failed ({}); retrying in 1 s", type(exc).__name__
+                    )
+                else:
+                    logger.exception("scheduler pass failed; retrying in 1 s")
                 await self._sleep_until(1_000)
 
     async def _sleep_until(self, delay_ms: int) -> None:
