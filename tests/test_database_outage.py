@@ -4,7 +4,10 @@ and recovers by itself.
 The test runs its own PostgreSQL (tests/support/postgres.py; the shared one is never
 touched) and stops it in both of PostgreSQL's abrupt modes: `fast` (open transactions
 rolled back, sessions closed) and `immediate` (the server quits mid-transaction, as a
-crash would, and recovers from its WAL on the next start).
+crash would, and recovers from its WAL on the next start). Then it cuts the network to it
+(`partition`): nothing is refused, every byte just stops, as with a hung server or a lost
+link, and only roomtimer's own timeouts (DATABASE_TIMEOUT_MS) stand between a command and
+a hang.
 """
 
 import asyncio
@@ -33,6 +36,7 @@ from tests.support.outage import (
     assert_versions_match,
 )
 from tests.support.postgres import PostgresServer
+from tests.support.proxy import Partition
 
 # How long commands keep failing before PostgreSQL comes back (a finishing timer's
 # deadline passes meanwhile).
@@ -61,6 +65,21 @@ async def refused(viewer: Viewer, event: str, token: str) -> None:
     assert ack["ok"] is False and ack["error"]["code"] == "unavailable", (event, ack)
 
 
+async def fail(postgres: PostgresServer, link: Partition, mode: str) -> None:
+    """PostgreSQL stopped in a shutdown mode, or the link to it cut (`partition`)."""
+    if mode == "partition":
+        link.cut()
+    else:
+        await postgres.stop(mode)
+
+
+async def restore(postgres: PostgresServer, link: Partition, mode: str) -> None:
+    if mode == "partition":
+        link.heal()
+    else:
+        await postgres.start()
+
+
 async def outage_checks(server_url: str, api: SourcedApi, viewer: Viewer, token: str) -> None:
     """/health and /health/ready 503, socket joins and syncs `unavailable`, all in time."""
     for path in ("/health", "/health/ready"):
@@ -79,8 +98,10 @@ async def outage_checks(server_url: str, api: SourcedApi, viewer: Viewer, token:
 async def test_postgres_stopped_under_load_gives_503_then_recovers_without_restart(
     postgres: PostgresServer, server_factory: StartServer
 ) -> None:
-    server = await server_factory(cluster_env(postgres.url, WEBHOOK_ALLOW_PRIVATE="true"))
     async with contextlib.AsyncExitStack() as stack:
+        link = await stack.enter_async_context(Partition.running(postgres.port))
+        url = postgres.url.replace(f":{postgres.port}/", f":{link.port}/")
+        server = await server_factory(cluster_env(url, WEBHOOK_ALLOW_PRIVATE="true"))
         api = await stack.enter_async_context(admin(server.url))
         rooms = [await api.room(name=f"Hall {n}") for n in range(2)]
         drivers = []
@@ -102,11 +123,11 @@ async def test_postgres_stopped_under_load_gives_503_then_recovers_without_resta
         ]
         stop = asyncio.Event()
         loops = [asyncio.create_task(d.run(stop)) for d in drivers]
-        for mode in ("fast", "immediate"):
+        for mode in ("fast", "immediate", "partition"):
             await wait_until(lambda: applied(drivers, time.monotonic() - 1), 5, "steady load")
             ends = await api.command(finishing["id"], "start")
             assert ends.status == 200, ends.body
-            await postgres.stop(mode)
+            await fail(postgres, link, mode)
             down_at = time.monotonic()
             await outage_checks(server.url, api, viewers[0], rooms[0]["shareToken"])
 
@@ -123,12 +144,12 @@ async def test_postgres_stopped_under_load_gives_503_then_recovers_without_resta
             await wait_until(every_loop_refused, 10, f"503s while PostgreSQL is down ({mode})")
             outage = [a for d in drivers for a in d.answers if a.sent >= down_at]
             restart = time.monotonic()
-            await postgres.start()
+            await restore(postgres, link, mode)
             back_at = time.monotonic()
             took = await wait_until(partial(applied, drivers, back_at), RECOVERY_S, "recovery")
             print(
-                f"{mode} shutdown: {len(outage)} commands in the outage, slowest answer"
-                f" {max(a.took for a in outage):.2f} s; PostgreSQL restarted in"
+                f"{mode}: {len(outage)} commands in the outage, slowest answer"
+                f" {max(a.took for a in outage):.2f} s; PostgreSQL back in"
                 f" {back_at - restart:.2f} s, every loop's commands apply {took:.2f} s later"
             )
 
@@ -157,7 +178,7 @@ async def test_postgres_stopped_under_load_gives_503_then_recovers_without_resta
         assert sum(recorded.values()) < 100, "the list shows the last 100 only: pace the load"
         assert recorded == applied_there, (recorded, applied_there)  # none more, none fewer
         finishes = [e for e in viewers[0].events("timer-finished") if e["id"] == finishing["id"]]
-        assert len(finishes) == 2, finishes  # once per outage, never twice
+        assert len(finishes) == 3, finishes  # once per outage, never twice
 
         async def viewers_follow() -> bool:
             return all(

@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.clock] = clock = clock or SystemClock()
     app[keys.metrics] = metrics = Metrics()
     _setup_event_path(app)
-    engine = database.create_engine(settings.database_url)  # connects on first use
+    engine = database.create_engine(settings.database_url, settings.database_timeout_s)
     app[keys.engine] = engine
     app[keys.db] = db = database.session_factory(engine)
     bus, presence = app[keys.bus], app[keys.presence]

@@ -36,6 +36,7 @@ class Settings:
     # Not in the repr: either URL may carry a password.
     database_url: str = field(default="sqlite+aiosqlite:///data/roomtimer.db", repr=False)
     redis_url: str | None = field(default=None, repr=False)
+    database_timeout_s: float = 2.0
     jwt_secret: str = field(default="", repr=False)
     jwt_secret_source: str = "env"
     cors_origins: tuple[str, ...] = ()
@@ -210,6 +211,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         port=_int(env, "PORT", 3000, minimum=0, maximum=65535),
         database_url=db_url,
         redis_url=env.get("REDIS_URL") or None,
+        database_timeout_s=_int(env, "DATABASE_TIMEOUT_MS", 2000, minimum=100) / 1000,
         jwt_secret=secret,
         jwt_secret_source=source,
         cors_origins=_list(env.get("CORS_ORIGIN")),

@@ -27,9 +27,15 @@ SQLITE_POOL_WAIT_MS = SQLITE_BUSY_TIMEOUT_MS + 500
 _COMPANIONS = ("-wal", "-shm")
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, timeout_s: float | None = None) -> AsyncEngine:
     """An async engine (it connects on first use); SQLite gets one connection, as writes
-    are serialised anyway."""
+    are serialised anyway.
+
+    `timeout_s` bounds each wait on PostgreSQL while serving: for a pooled connection, for a
+    new one, for each statement. A database that stops answering (a network partition, a
+    hung server) is then `unavailable` after it, not a request that hangs. Without it
+    (migrations, which may run long statements) only connecting is bounded.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(
             url,
@@ -46,13 +52,17 @@ def create_engine(url: str) -> AsyncEngine:
             event.listen(engine.sync_engine, "checkout", reopen.checkout)
         return engine
     # hide_parameters: an error's text never carries a statement's values (user data, tokens).
+    connect_args: dict[str, float] = {"timeout": timeout_s or CONNECT_TIMEOUT_S}
+    if timeout_s:
+        connect_args["command_timeout"] = timeout_s  # asyncpg: every statement, pings too
     return create_async_engine(
         url,
         pool_size=10,
         max_overflow=10,
+        pool_timeout=timeout_s or 30,
         pool_pre_ping=True,
         hide_parameters=True,
-        connect_args={"timeout": CONNECT_TIMEOUT_S},
+        connect_args=connect_args,
     )
 
 
