@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from tests.support.cluster import (
@@ -120,6 +121,7 @@ def refused(loops: list[CommandLoop]) -> list[Sent]:
     return [s for loop in loops for s in loop.log if s not in loop.ok]
 
 
+@pytest.mark.usefixtures("js_client_ready")
 async def test_killed_worker_500_viewers_resync_within_5_s_no_2xx_lost_timers_finish_once(
     postgres_url: str,
     redis: RedisServer,
@@ -197,6 +199,7 @@ async def _past(deadline_ms: float) -> bool:
     return now_ms() >= deadline_ms
 
 
+@pytest.mark.usefixtures("js_client_ready")
 async def test_sigterm_under_load_keeps_in_flight_commands_and_moves_viewers_cleanly(
     postgres_url: str,
     redis: RedisServer,
