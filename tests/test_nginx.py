@@ -13,28 +13,24 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 import pytest_asyncio
 
-from tests.support import free_port
 from tests.support.cluster import (
     RedisServer,
     SourcedApi,
+    StartNginx,
     StartServer,
     admin,
     cluster_env,
+    front,
     metric,
     start_workers,
     stop_all,
     wait_until,
-    write_nginx_files,
 )
 from tests.support.jsclient import JsViewer
-from tests.support.server import ServerProcess
-from tests.support.services import NginxProcess
 from tests.support.streams import open_stream
 
-StartNginx = Callable[..., Awaitable[NginxProcess]]
 StartViewer = Callable[..., Awaitable[JsViewer]]
 GAUGE = "roomtimer_socket_connected_clients"
 # Mostly the default transports (polling, then upgrade); one each polling and websocket only.
@@ -48,14 +44,6 @@ CLIENTS = [(f"127.0.0.{n}", None) for n in range(2, 8)] + [
 async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
     async with RedisServer.running(tmp_path / "redis") as server:
         yield server
-
-
-async def front(start_nginx: StartNginx, workdir: Path, workers: list[ServerProcess]) -> str:
-    """The shipped Nginx in front of workers; returns its base URL."""
-    port = free_port()
-    conf = write_nginx_files(workdir, port, [w.port for w in workers])
-    await start_nginx(conf, workdir=workdir)
-    return f"http://127.0.0.1:{port}"
 
 
 async def connect_all(start_viewer: StartViewer, url: str, share_token: str) -> list[JsViewer]:
@@ -119,54 +107,6 @@ async def test_stock_js_clients_spread_over_workers_get_every_command_in_order(
         local = [await metric(w.url, GAUGE) for w in workers]
         assert sum(local) == len(CLIENTS), local
         assert sum(1 for n in local if n > 0) >= 2, f"every client on one worker: {local}"
-    await stop_all(workers)
-
-
-@pytest.mark.parametrize("graceful", [False, True], ids=["SIGKILL", "SIGTERM"])
-async def test_viewers_of_a_stopped_worker_reconnect_through_nginx_to_another(
-    graceful: bool,
-    postgres_url: str,
-    redis: RedisServer,
-    server_factory: StartServer,
-    nginx_factory: StartNginx,
-    js_viewers: StartViewer,
-    tmp_path: Path,
-) -> None:
-    workers = await start_workers(server_factory, 3, cluster_env(postgres_url, redis.url))
-    url = await front(nginx_factory, tmp_path / "nginx", workers)
-    async with admin(url) as api:
-        room = await api.room()
-        timer = await api.timer(room["id"])
-        viewers = await connect_all(js_viewers, url, room["shareToken"])
-        local = [await metric(w.url, GAUGE) for w in workers]
-        victim = local.index(max(local))
-        if graceful:
-            assert await workers[victim].stop() == 0
-        else:
-            workers[victim].kill()
-
-        def dropped(viewer: JsViewer) -> bool:
-            return any(line.get("type") == "disconnect" for line in viewer.lines)
-
-        def connects(viewer: JsViewer) -> int:
-            return sum(1 for line in viewer.lines if line.get("type") == "connect")
-
-        async def all_dropped_reconnected() -> bool:
-            lost = [v for v in viewers if dropped(v)]
-            return len(lost) == local[victim] and all(connects(v) == 2 for v in lost)
-
-        await wait_until(all_dropped_reconnected, 10, "the dead worker's viewers reconnected")
-        for viewer in viewers:
-            if dropped(viewer):
-                ack = await viewer.emit("join-room", {"shareToken": room["shareToken"]})
-                assert ack["ok"] is True, ack
-        reply = await api.command(timer["id"], "start")
-        assert reply.status == 200, reply.body
-
-        async def delivered() -> bool:
-            return all(update_versions(v, timer["id"]) == [reply.body["version"]] for v in viewers)
-
-        await wait_until(delivered, 5, "every viewer, moved or not, follows the room")
     await stop_all(workers)
 
 

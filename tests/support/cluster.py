@@ -17,7 +17,14 @@ import aiohttp
 
 from tests.support.app import JWT_SECRET, Api, Viewer, make_token
 from tests.support.server import ServerProcess
-from tests.support.services import REPO_ROOT, free_port, needs, stop_process, wait_for_port
+from tests.support.services import (
+    REPO_ROOT,
+    NginxProcess,
+    free_port,
+    needs,
+    stop_process,
+    wait_for_port,
+)
 
 NGINX_CONF = REPO_ROOT / "nginx.conf"
 WORKERS_INCLUDE = "deploy/nginx/workers.conf"
@@ -25,6 +32,7 @@ _LISTEN = re.compile(r"^(\s*)listen\s+8080;", re.MULTILINE)
 _SERVER = re.compile(r"^server\s+\S+(?P<options>[^;]*);$", re.MULTILINE)
 
 StartServer = Callable[..., Awaitable[ServerProcess]]
+StartNginx = Callable[..., Awaitable[NginxProcess]]
 
 
 def cluster_env(database_url: str, redis_url: str | None = None, **extra: str) -> dict[str, str]:
@@ -70,6 +78,14 @@ def write_nginx_files(workdir: Path, listen_port: int, worker_ports: Sequence[in
     include.parent.mkdir(parents=True, exist_ok=True)
     include.write_text(workers)
     return conf
+
+
+async def front(start_nginx: StartNginx, workdir: Path, workers: Sequence[ServerProcess]) -> str:
+    """The shipped Nginx in front of workers; returns its base URL."""
+    port = free_port()
+    conf = write_nginx_files(workdir, port, [w.port for w in workers])
+    await start_nginx(conf, workdir=workdir)
+    return f"http://127.0.0.1:{port}"
 
 
 class RedisServer:

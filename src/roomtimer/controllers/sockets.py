@@ -188,13 +188,21 @@ class ViewerNamespace(socketio.AsyncNamespace):
         await self.sockets.to_socket(sid, "room-state", state)
 
     async def on_join_room(self, sid: str, payload: Any = None, *_: Any) -> public.Ack:
-        """Joins the room of a share token and sends its state."""
+        """Joins the room of a share token and sends its state, read after joining: a
+        change broadcast before that read is in the state, a later one reaches the socket.
+        (A state read before joining could miss a change broadcast in between and leave
+        the viewer stale until the next one; an event already in the state may come
+        again, and clients drop stale versions.)"""
         room = await self._room(sid, payload)
         joined = [name for name in self.rooms(sid) if name.startswith(PREFIX)]
         if channel(room.id) not in joined and len(joined) >= self.max_rooms:
             raise SocketError("too_many_rooms", f"A socket joins at most {self.max_rooms} rooms")
         await self.enter_room(sid, channel(room.id))
-        await self._send_state(sid, room)
+        fresh = await self.room_service.find_by_token(room.share_token)
+        if fresh is None or fresh.id != room.id:  # deleted or its token replaced meanwhile
+            await self.leave_room(sid, channel(room.id))
+            raise SocketError("room_not_found", "No room with this share token")
+        await self._send_state(sid, fresh)
         self.presence.changed(room.id)
         return public.ack(room.id)
 
