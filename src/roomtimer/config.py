@@ -50,6 +50,10 @@ class Settings:
     socket_max_rooms: int = 20
     socket_max_per_address: int = 10000
     webhook_allow_private: bool = False
+    http_header_timeout_s: float = 10.0
+    http_body_timeout_s: float = 10.0
+    http_keepalive_timeout_s: float = 65.0
+    http_max_pending_per_address: int = 256
 
     @property
     def production(self) -> bool:
@@ -223,4 +227,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         socket_max_rooms=_int(env, "SOCKET_MAX_ROOMS", 20),
         socket_max_per_address=_int(env, "SOCKET_MAX_CONNECTIONS_PER_ADDRESS", 10000),
         webhook_allow_private=_switch(env, "WEBHOOK_ALLOW_PRIVATE", False),
+        http_header_timeout_s=_int(env, "HTTP_HEADER_TIMEOUT", 10, maximum=3600),
+        http_body_timeout_s=_int(env, "HTTP_BODY_TIMEOUT", 10, maximum=3600),
+        http_keepalive_timeout_s=_int(env, "HTTP_KEEPALIVE_TIMEOUT", 65, maximum=3600),
+        http_max_pending_per_address=_int(env, "HTTP_MAX_PENDING_PER_ADDRESS", 256),
     )
