@@ -130,6 +130,19 @@ def _int(
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float, maximum: float = 3600) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value <= maximum:  # NaN fails too
+        raise ConfigError(f"{name} must be above 0 and at most {maximum:g} seconds, got {raw}")
+    return value
+
+
 def _list(raw: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
 
@@ -227,8 +240,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         socket_max_rooms=_int(env, "SOCKET_MAX_ROOMS", 20),
         socket_max_per_address=_int(env, "SOCKET_MAX_CONNECTIONS_PER_ADDRESS", 10000),
         webhook_allow_private=_switch(env, "WEBHOOK_ALLOW_PRIVATE", False),
-        http_header_timeout_s=_int(env, "HTTP_HEADER_TIMEOUT", 10, maximum=3600),
-        http_body_timeout_s=_int(env, "HTTP_BODY_TIMEOUT", 10, maximum=3600),
-        http_keepalive_timeout_s=_int(env, "HTTP_KEEPALIVE_TIMEOUT", 65, maximum=3600),
+        http_header_timeout_s=_seconds(env, "HTTP_HEADER_TIMEOUT", 10),
+        http_body_timeout_s=_seconds(env, "HTTP_BODY_TIMEOUT", 10),
+        http_keepalive_timeout_s=_seconds(env, "HTTP_KEEPALIVE_TIMEOUT", 65),
         http_max_pending_per_address=_int(env, "HTTP_MAX_PENDING_PER_ADDRESS", 256),
     )
