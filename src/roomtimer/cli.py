@@ -13,6 +13,7 @@ from loguru import logger
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from roomtimer import keys
 from roomtimer.app import create_app
 from roomtimer.build import package_version
 from roomtimer.config import ConfigError, Settings, load_settings, sqlite_path
@@ -88,7 +89,11 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     app = create_app(settings)
     tune_for_serving()
     runner = http_guard.runner(
-        app, settings, handle_signals=True, shutdown_timeout=settings.shutdown_timeout_s
+        app,
+        settings,
+        app[keys.metrics],
+        handle_signals=True,
+        shutdown_timeout=settings.shutdown_timeout_s,
     )
     try:
         _run(loop, runner, host, port)

@@ -10,6 +10,7 @@ from aiohttp import web
 from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 
+from roomtimer import keys
 from roomtimer.app import create_app
 from roomtimer.cli import database_failure, warn_if_generated_secret
 from roomtimer.config import load_settings
@@ -38,4 +39,7 @@ async def app() -> web.AppRunner:
         raise SystemExit(WORKER_BOOT_ERROR) from None
     application = create_app(settings)
     tune_for_serving()
-    return http_guard.runner(application, settings, shutdown_timeout=settings.shutdown_timeout_s)
+    metrics = application[keys.metrics]
+    return http_guard.runner(
+        application, settings, metrics, shutdown_timeout=settings.shutdown_timeout_s
+    )

@@ -8,6 +8,7 @@ timeouts, so every bound here is a second or two.
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from aiohttp import web
 from loguru import logger
 
+from roomtimer import keys
 from roomtimer.app import create_app
 from roomtimer.config import Settings
 from roomtimer.infra import db
@@ -76,6 +78,16 @@ async def closed_by_server(
     return time.monotonic() - started, received
 
 
+async def closes(url: str) -> dict[str, float]:
+    """roomtimer_http_connections_closed_total by reason, from the server's /metrics."""
+    async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as reply:
+        text = await reply.text()
+    found = re.findall(
+        r'^roomtimer_http_connections_closed_total\{reason="(\w+)"\} (\S+)$', text, re.M
+    )
+    return {reason: float(value) for reason, value in found}
+
+
 async def half_head(port: int) -> tuple[float, float, bytes]:
     """Connects from 127.0.0.2 and sends a head without its end: (sent at, closed at, answer)."""
     reader, writer = await connect(port)
@@ -100,6 +112,7 @@ async def test_300_half_sent_heads_from_one_address_are_closed_after_the_header_
                     assert reply.status == 200
         served = time.monotonic()
         results = await held
+        assert await closes(server.url) == {"head_timeout": 300}
     took = [closed - sent for sent, closed, _ in results]
     assert all(received == b"" for _, _, received in results)  # closed without an answer
     assert served < min(closed for _, closed, _ in results)
@@ -160,6 +173,7 @@ async def test_slow_and_idle_connections_are_cut_and_long_requests_are_not(
             assert received == b"", what  # closed without an answer
         seconds, _ = await idle
         assert KEEPALIVE_S - 0.3 < seconds < KEEPALIVE_S + SLACK_S, seconds
+        assert await closes(server.url) == {"head_timeout": 1, "body_timeout": 1}
 
         # Held past every timeout: the long requests are still open and still deliver.
         await asyncio.sleep(max(0.0, KEEPALIVE_S + 0.5 - (time.monotonic() - opened)))
@@ -179,7 +193,8 @@ async def test_slow_and_idle_connections_are_cut_and_long_requests_are_not(
 async def guarded_app(settings: Settings) -> AsyncIterator[tuple[web.AppRunner, int]]:
     """The app in this process, served by `http_guard.runner` as `roomtimer serve` does."""
     await db.migrate(settings.database_url)
-    runner = http_guard.runner(create_app(settings), settings, shutdown_timeout=2)
+    app = create_app(settings)
+    runner = http_guard.runner(app, settings, app[keys.metrics], shutdown_timeout=2)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -225,6 +240,7 @@ async def test_unfinished_connections_are_capped_per_address_but_not_for_trusted
         writer.write(b"\r\n")  # one head finished: its slot is free
         assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
         assert await answers(port, "127.0.0.2")
+        assert await closes(f"http://127.0.0.1:{port}") == {"too_many_pending": 1}
         for _, writer in held + proxy:
             writer.close()
 

@@ -32,6 +32,7 @@ from aiohttp.streams import StreamReader
 from loguru import logger
 
 from roomtimer.config import Settings
+from roomtimer.infra.metrics import Metrics
 from roomtimer.realtime import compat
 
 
@@ -62,6 +63,13 @@ class GuardedServer(web.Server):
 
     limits: Limits
     pending: Counter[str]
+    metrics: Metrics | None
+
+    def closed(self, handler: web.RequestHandler, reason: str) -> None:
+        """Closes a connection unanswered, counted by reason."""
+        handler.force_close()
+        if self.metrics is not None:
+            self.metrics.http_closed.labels(reason).inc()
 
     def __call__(self) -> web.RequestHandler:
         return GuardedHandler(self, loop=self._loop, **self._kwargs)
@@ -91,7 +99,7 @@ class GuardedHandler(web.RequestHandler):
         if address is not None and not guard.limits.exempt(address):
             if guard.pending[address] >= guard.limits.max_pending_per_address:
                 logger.debug("refused a connection from {}: too many unfinished", address)
-                self.force_close()
+                guard.closed(self, "too_many_pending")
                 return
             guard.pending[address] += 1
             self._pending_address = address
@@ -133,12 +141,12 @@ class GuardedHandler(web.RequestHandler):
     def _head_too_slow(self) -> None:
         self._head_timer = None
         if self._waiting:
-            self.force_close()
+            self._guard.closed(self, "head_timeout")
 
     def _body_too_slow(self, payload: StreamReader) -> None:
         self._body_timer = None
         if not payload.is_eof():
-            self.force_close()
+            self._guard.closed(self, "body_timeout")
 
     def _cancel_timers(self) -> None:
         for timer in (self._head_timer, self._body_timer):
@@ -169,11 +177,14 @@ def _request_factory(factory: Any) -> Any:
 class GuardedRunner(web.AppRunner):
     """aiohttp's AppRunner whose server is a `GuardedServer`."""
 
-    __slots__ = ("_limits",)
+    __slots__ = ("_limits", "_metrics")
 
-    def __init__(self, app: web.Application, limits: Limits, **kwargs: Any) -> None:
+    def __init__(
+        self, app: web.Application, limits: Limits, metrics: Metrics | None, **kwargs: Any
+    ) -> None:
         super().__init__(app, **kwargs)
         self._limits = limits
+        self._metrics = metrics
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
@@ -181,6 +192,7 @@ class GuardedRunner(web.AppRunner):
         assert isinstance(server, GuardedServer)
         server.limits = self._limits
         server.pending = Counter()
+        server.metrics = self._metrics
         server.request_factory = _request_factory(server.request_factory)
         return server
 
@@ -195,8 +207,13 @@ def limits_of(settings: Settings) -> Limits:
     )
 
 
-def runner(app: web.Application, settings: Settings, **kwargs: Any) -> web.AppRunner:
-    """The AppRunner serving `app`: guarded, or aiohttp's own if its internals changed."""
+def runner(
+    app: web.Application, settings: Settings, metrics: Metrics | None = None, **kwargs: Any
+) -> web.AppRunner:
+    """The AppRunner serving `app`: guarded, or aiohttp's own if its internals changed.
+
+    `metrics` counts the connections it closes (`roomtimer_http_connections_closed_total`).
+    """
     kwargs.setdefault("access_log", None)  # roomtimer logs every request itself
     kwargs["keepalive_timeout"] = settings.http_keepalive_timeout_s
     report = compat.check_http_guard()
@@ -207,4 +224,4 @@ def runner(app: web.Application, settings: Settings, **kwargs: Any) -> web.AppRu
             ", ".join(report.missing),
         )
         return web.AppRunner(app, **kwargs)
-    return GuardedRunner(app, limits_of(settings), **kwargs)
+    return GuardedRunner(app, limits_of(settings), metrics, **kwargs)
