@@ -111,7 +111,7 @@ def test_http_timeouts_and_pending_cap(tmp_path: Path) -> None:
         defaults.http_body_timeout_s,
         defaults.http_keepalive_timeout_s,
         defaults.http_max_pending_per_address,
-    ) == (10, 10, 65, 256)
+    ) == (10, 10, 65, 1000)
     timeouts = {
         "HTTP_HEADER_TIMEOUT": "0.5",
         "HTTP_BODY_TIMEOUT": "3",

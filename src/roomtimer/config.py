@@ -53,7 +53,7 @@ class Settings:
     http_header_timeout_s: float = 10.0
     http_body_timeout_s: float = 10.0
     http_keepalive_timeout_s: float = 65.0
-    http_max_pending_per_address: int = 256
+    http_max_pending_per_address: int = 1000
 
     @property
     def production(self) -> bool:
@@ -243,5 +243,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         http_header_timeout_s=_seconds(env, "HTTP_HEADER_TIMEOUT", 10),
         http_body_timeout_s=_seconds(env, "HTTP_BODY_TIMEOUT", 10),
         http_keepalive_timeout_s=_seconds(env, "HTTP_KEEPALIVE_TIMEOUT", 65),
-        http_max_pending_per_address=_int(env, "HTTP_MAX_PENDING_PER_ADDRESS", 256),
+        http_max_pending_per_address=_int(env, "HTTP_MAX_PENDING_PER_ADDRESS", 1000),
     )

@@ -97,26 +97,30 @@ async def half_head(port: int) -> tuple[float, float, bytes]:
     return sent, sent + seconds, received
 
 
-@pytest.mark.parametrize("entry", ["serve", "gunicorn"])
-async def test_300_half_sent_heads_from_one_address_are_closed_after_the_header_timeout(
-    tmp_path: Path, entry: str
-) -> None:
-    # Only the head deadline can close them: the keep-alive one is far, the cap is high.
-    env = {**FAST, "HTTP_KEEPALIVE_TIMEOUT": "30", "HTTP_MAX_PENDING_PER_ADDRESS": "1000"}
-    command = image_command() if entry == "gunicorn" else None
-    async with ServerProcess(env, workdir=tmp_path, command=command) as server:
-        held = asyncio.gather(*(half_head(server.port) for _ in range(300)))
-        async with aiohttp.ClientSession() as session:  # while they are held, others are served
-            for _ in range(3):
-                async with session.get(server.url + "/health/live") as reply:
-                    assert reply.status == 200
-        served = time.monotonic()
-        results = await held
-        assert await closes(server.url) == {"head_timeout": 300}
+async def half_heads_are_closed(server: ServerProcess) -> None:
+    """300 heads half sent from 127.0.0.2 are closed unanswered within the head timeout,
+    while another client is served."""
+    held = asyncio.gather(*(half_head(server.port) for _ in range(300)))
+    async with aiohttp.ClientSession() as session:
+        for _ in range(3):
+            async with session.get(server.url + "/health/live") as reply:
+                assert reply.status == 200
+    served = time.monotonic()
+    results = await held
     took = [closed - sent for sent, closed, _ in results]
-    assert all(received == b"" for _, _, received in results)  # closed without an answer
+    assert all(received == b"" for _, _, received in results)
     assert served < min(closed for _, closed, _ in results)
-    assert TIMEOUT_S - 0.3 < min(took) and max(took) < TIMEOUT_S + SLACK_S, (min(took), max(took))
+    # Their deadline runs from accept, a little before the test wrote: bounded from above.
+    assert max(took) < TIMEOUT_S + SLACK_S, max(took)
+
+
+async def test_300_half_sent_heads_are_closed_after_the_header_timeout_under_gunicorn(
+    tmp_path: Path,
+) -> None:
+    env = {**FAST, "HTTP_KEEPALIVE_TIMEOUT": "30"}  # only the head deadline can close them
+    async with ServerProcess(env, workdir=tmp_path, command=image_command()) as server:
+        await half_heads_are_closed(server)
+        assert await closes(server.url) == {"head_timeout": 300}
 
 
 async def engineio_session(session: aiohttp.ClientSession, url: str) -> str:
@@ -131,7 +135,7 @@ async def engineio_session(session: aiohttp.ClientSession, url: str) -> str:
     return sid
 
 
-async def test_slow_and_idle_connections_are_cut_and_long_requests_are_not(
+async def test_roomtimer_serve_cuts_slow_and_idle_connections_and_keeps_long_requests(
     tmp_path: Path,
 ) -> None:
     # Keep-alive longer than the head and body deadlines, so each is seen to act alone.
@@ -141,6 +145,7 @@ async def test_slow_and_idle_connections_are_cut_and_long_requests_are_not(
         Api(server.url, make_token("alice")) as api,
         aiohttp.ClientSession() as session,
     ):
+        await half_heads_are_closed(server)
         room = await api.room()
         timer = await api.timer(room["id"])
         share = room["shareToken"]
@@ -169,11 +174,12 @@ async def test_slow_and_idle_connections_are_cut_and_long_requests_are_not(
         idle = asyncio.create_task(closed_by_server(reader, writer))
         for task, what in [(slow_body, "body"), (slow_head, "head")]:
             seconds, received = await task
-            assert TIMEOUT_S - 0.3 < seconds < TIMEOUT_S + SLACK_S, (what, seconds)
+            assert seconds < TIMEOUT_S + SLACK_S, (what, seconds)
             assert received == b"", what  # closed without an answer
         seconds, _ = await idle
-        assert KEEPALIVE_S - 0.3 < seconds < KEEPALIVE_S + SLACK_S, seconds
-        assert await closes(server.url) == {"head_timeout": 1, "body_timeout": 1}
+        # Not the head deadline (1 s): the keep-alive one, from the answer on.
+        assert KEEPALIVE_S - 1.0 < seconds < KEEPALIVE_S + SLACK_S, seconds
+        assert await closes(server.url) == {"head_timeout": 301, "body_timeout": 1}
 
         # Held past every timeout: the long requests are still open and still deliver.
         await asyncio.sleep(max(0.0, KEEPALIVE_S + 0.5 - (time.monotonic() - opened)))

@@ -51,6 +51,8 @@ class Limits:
 
     def exempt(self, address: str) -> bool:
         """True for a trusted proxy's address: it speaks for many clients."""
+        if not self.trusted_proxies:
+            return False
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
