@@ -131,10 +131,13 @@ class GuardedHandler(web.RequestHandler):
         self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
     ) -> tuple[web.StreamResponse, bool]:
         answered = await super().finish_response(request, resp, start_time)
-        # A body left unread is drained by aiohttp for at most its lingering time, then
-        # the connection closes; a read one leaves the connection waiting for the next head.
-        self._waiting = request.content.is_eof()
+        # The next head is awaited once this request's body is all in: at once, or after
+        # aiohttp drained what the app left unread (its lingering time, then it closes).
+        request.content.on_eof(self._await_next_head)
         return answered
+
+    def _await_next_head(self) -> None:
+        self._waiting = True
 
     def _arm_head_deadline(self) -> None:
         timeout = self._guard.limits.header_timeout_s
