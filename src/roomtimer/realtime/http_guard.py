@@ -11,8 +11,8 @@ connection here gets, on top of aiohttp's own keep-alive:
 - a cap on connections per client address that have not yet sent a whole first request
   (trusted proxies exempt: they carry many clients).
 
-A connection past a deadline, or over the cap, is closed without an answer (as Nginx does):
-no request was read that could be answered. A request in progress (a long-poll, a
+A connection past a deadline, or over the cap, is closed without an answer: no whole
+request was read that could be answered. A request in progress (a long-poll, a
 websocket, an event stream) has no deadline here once its body is in.
 
 `runner` builds the AppRunner for both `roomtimer serve` and the gunicorn worker. It needs
