@@ -136,7 +136,7 @@ start_server() {
     # Every viewer comes from 127.0.0.1: the per-address caps are not what is measured.
     env "$@" HOST=127.0.0.1 ROOMTIMER_DATA_DIR="$dir" RATE_LIMIT_MAX_REQUESTS=1000000 \
       SOCKET_MAX_CONNECTIONS_PER_ADDRESS=1000000 SHARE_TOKEN_MAX_MISSES=1000000 \
-      "$program" serve --host 127.0.0.1 --port "$port" >"$dir/server.log" 2>&1 &
+      HTTP_MAX_PENDING_PER_ADDRESS=1000000 "$program" serve --host 127.0.0.1 --port "$port" >"$dir/server.log" 2>&1 &
   else
     env "$@" PORT="$port" HOST=127.0.0.1 NODE_PATH="$peer_modules" \
       node "$peer/server.js" >"$dir/server.log" 2>&1 &

@@ -104,6 +104,33 @@ def test_bad_rate_limit_is_refused(tmp_path: Path, name: str, value: str) -> Non
     assert reason.startswith(name) and value in reason
 
 
+def test_http_timeouts_and_pending_cap(tmp_path: Path) -> None:
+    defaults = load(tmp_path, JWT_SECRET=SECRET)
+    assert (
+        defaults.http_header_timeout_s,
+        defaults.http_body_timeout_s,
+        defaults.http_keepalive_timeout_s,
+        defaults.http_max_pending_per_address,
+    ) == (10, 10, 65, 1000)
+    timeouts = {
+        "HTTP_HEADER_TIMEOUT": "0.5",
+        "HTTP_BODY_TIMEOUT": "3",
+        "HTTP_KEEPALIVE_TIMEOUT": "61",
+    }
+    settings = load(tmp_path, JWT_SECRET=SECRET, HTTP_MAX_PENDING_PER_ADDRESS="9", **timeouts)
+    assert (settings.http_header_timeout_s, settings.http_body_timeout_s) == (0.5, 3)
+    assert (settings.http_keepalive_timeout_s, settings.http_max_pending_per_address) == (61, 9)
+
+
+@pytest.mark.parametrize(
+    "name", ["HTTP_HEADER_TIMEOUT", "HTTP_BODY_TIMEOUT", "HTTP_KEEPALIVE_TIMEOUT"]
+)
+@pytest.mark.parametrize("value", ["abc", "10s", "0", "-1", "nan", "99999"])
+def test_bad_http_timeout_is_refused(tmp_path: Path, name: str, value: str) -> None:
+    reason = refused(tmp_path, JWT_SECRET=SECRET, **{name: value})
+    assert reason.startswith(name) and value in reason
+
+
 def test_cors_origin_is_a_comma_separated_list(tmp_path: Path) -> None:
     raw = " https://admin.example , https://screens.example,,"
     settings = load(tmp_path, JWT_SECRET=SECRET, CORS_ORIGIN=raw)

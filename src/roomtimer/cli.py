@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import os
 import sys
@@ -12,12 +13,14 @@ from loguru import logger
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from roomtimer import keys
 from roomtimer.app import create_app
 from roomtimer.build import package_version
 from roomtimer.config import ConfigError, Settings, load_settings, sqlite_path
 from roomtimer.gc_tuning import tune_for_serving
 from roomtimer.infra import db, tokens
 from roomtimer.logs import configure_logging
+from roomtimer.realtime import http_guard
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,16 +88,15 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     )  # fmt: skip
     app = create_app(settings)
     tune_for_serving()
+    runner = http_guard.runner(
+        app,
+        settings,
+        app[keys.metrics],
+        handle_signals=True,
+        shutdown_timeout=settings.shutdown_timeout_s,
+    )
     try:
-        web.run_app(
-            app,
-            host=host,
-            port=port,
-            loop=loop,
-            access_log=None,
-            print=None,
-            shutdown_timeout=settings.shutdown_timeout_s,
-        )
+        _run(loop, runner, host, port)
     except OSError as exc:
         if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise
@@ -103,6 +105,37 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         return 1
     logger.info("roomtimer stopped")
     return 0
+
+
+def _run(loop: asyncio.AbstractEventLoop, runner: web.AppRunner, host: str, port: int) -> None:
+    """Serves until SIGTERM or SIGINT, then stops gracefully: what `web.run_app` does."""
+
+    async def serve() -> None:
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    main = loop.create_task(serve())
+    try:
+        loop.run_until_complete(main)
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass  # the signal handler's way of stopping the loop
+    finally:
+        try:
+            if not main.done():
+                main.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    loop.run_until_complete(main)
+        finally:
+            rest = asyncio.all_tasks(loop)
+            for task in rest:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
 
 async def _migrate(settings: Settings) -> bool:

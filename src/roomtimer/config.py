@@ -51,6 +51,10 @@ class Settings:
     socket_max_rooms: int = 20
     socket_max_per_address: int = 10000
     webhook_allow_private: bool = False
+    http_header_timeout_s: float = 10.0
+    http_body_timeout_s: float = 10.0
+    http_keepalive_timeout_s: float = 65.0
+    http_max_pending_per_address: int = 1000
 
     @property
     def production(self) -> bool:
@@ -124,6 +128,19 @@ def _int(
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise ConfigError(f"{name} must be at most {maximum}, got {value}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, maximum: float = 3600) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value <= maximum:  # NaN fails too
+        raise ConfigError(f"{name} must be above 0 and at most {maximum:g} seconds, got {raw}")
     return value
 
 
@@ -225,4 +242,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         socket_max_rooms=_int(env, "SOCKET_MAX_ROOMS", 20),
         socket_max_per_address=_int(env, "SOCKET_MAX_CONNECTIONS_PER_ADDRESS", 10000),
         webhook_allow_private=_switch(env, "WEBHOOK_ALLOW_PRIVATE", False),
+        http_header_timeout_s=_seconds(env, "HTTP_HEADER_TIMEOUT", 10),
+        http_body_timeout_s=_seconds(env, "HTTP_BODY_TIMEOUT", 10),
+        http_keepalive_timeout_s=_seconds(env, "HTTP_KEEPALIVE_TIMEOUT", 65),
+        http_max_pending_per_address=_int(env, "HTTP_MAX_PENDING_PER_ADDRESS", 1000),
     )

@@ -20,11 +20,12 @@ worker_class = (
     if importlib.util.find_spec("uvloop")
     else "aiohttp.GunicornWebWorker"
 )
-# Longer than Nginx's upstream keepalive use, as `roomtimer serve` (aiohttp's 75 s).
-keepalive = 75
+# Not read: roomtimer.worker:app hands the worker a runner with HTTP_KEEPALIVE_TIMEOUT and
+# the other HTTP timeouts (see README's Configuration), as `roomtimer serve` uses.
 # The worker's event loop must answer gunicorn's heartbeat within this many seconds.
 timeout = 30
-# aiohttp waits 95% of this for in-flight requests once viewers are told to reconnect.
+# Longer than the 10 s the runner waits for in-flight requests once viewers are told to
+# reconnect.
 graceful_timeout = 12
 # roomtimer logs every request itself (with a request id, without tokens).
 accesslog = None

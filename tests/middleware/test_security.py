@@ -196,8 +196,17 @@ async def test_no_answer_names_python_or_aiohttp(app: RunningApp, api: Api) -> N
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS to a plain port\r\n\r\n",
         b"GET /health HTTP/9.9\r\nHost: x\r\n\r\n",
         b"POST /api/rooms HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-Many: b\r\n" * 200 + b"\r\n",
     ],
-    ids=["nul in header", "long path", "long header", "tls hello", "bad version", "two lengths"],
+    ids=[
+        "nul in header",
+        "long path",
+        "long header",
+        "tls hello",
+        "bad version",
+        "two lengths",
+        "200 headers",
+    ],
 )
 async def test_what_aiohttp_refuses_itself_is_the_contracts_json(
     app: RunningApp, raw: bytes

@@ -52,6 +52,7 @@ async def a_viewer_follows_a_command(app: RunningApp) -> AsyncSocket:
 def test_every_private_name_used_is_present_in_the_pinned_libraries() -> None:
     assert compat.check_fast_path().missing == ()
     assert compat.check_hooks().missing == ()
+    assert compat.check_http_guard().missing == ()
 
 
 async def test_the_fast_path_serves_by_default_and_says_so(

@@ -68,6 +68,13 @@ class Metrics:
         self.rate_limited = Counter(
             "roomtimer_rate_limited_total", "Requests refused by the rate limiter.", registry=r
         )
+        self.http_closed = Counter(
+            "roomtimer_http_connections_closed_total",
+            "HTTP connections closed unanswered, by reason (head_timeout, body_timeout,"
+            " too_many_pending).",
+            ["reason"],
+            registry=r,
+        )
         self.webhook_attempts = Counter(
             "roomtimer_webhook_attempts_total",
             "Webhook delivery attempts by outcome (delivered, retry, failed).",

@@ -1,13 +1,15 @@
 """Every private name roomtimer uses of python-socketio, python-engineio and aiohttp, checked once.
 
 The fast path (`manager`, `lean_socket`, `transport`), two protocol hooks (`server`,
-`engine`) and the contract-shaped answers to requests aiohttp cannot parse (`http_errors`)
-reach into the libraries' internals, read from python-socketio 5.18.1, python-engineio
-4.15.1 and aiohttp 3.14.5. At start-up `check()` looks for each of them; if any is not
-there in the shape read, the server says which and serves on the stock path, so a
-library upgrade slows a show down at worst and never breaks it silently.
+`engine`), the contract-shaped answers to requests aiohttp cannot parse (`http_errors`)
+and the HTTP connection timeouts (`http_guard`) reach into the libraries' internals, read
+from python-socketio 5.18.1, python-engineio 4.15.1 and aiohttp 3.14.5. At start-up
+`check()` looks for each of them; if any is not there in the shape read, the server says
+which and serves on the stock path, so a library upgrade slows a show down at worst and
+never breaks it silently.
 """
 
+import asyncio
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -149,6 +151,56 @@ ERROR_ANSWERS: tuple[tuple[str, str, Check], ...] = (
 )
 
 
+def _server_state() -> bool:
+    """http_guard.GuardedServer: a Server's loop, handler kwargs and request factory."""
+    loop = asyncio.new_event_loop()
+    try:
+        server = web.Server(lambda request: None, loop=loop)  # type: ignore[arg-type, return-value]
+        return (
+            getattr(server, "_loop", None) is loop
+            and isinstance(getattr(server, "_kwargs", None), dict)
+            and callable(server.request_factory)
+            and "__slots__" not in vars(web.Server)
+        )
+    finally:
+        loop.close()
+
+
+HTTP_GUARD: tuple[tuple[str, str, Check], ...] = (
+    (
+        "aiohttp",
+        "AppRunner._make_server",
+        _method(web.AppRunner, "_make_server", coroutine=True),
+    ),
+    ("aiohttp", "Server._loop/_kwargs/request_factory", _server_state),
+    (
+        "aiohttp",
+        "RequestHandler(manager, loop).connection_made/data_received/connection_lost",
+        lambda: all(
+            _method(web.RequestHandler, name, param)()
+            for name, param in (
+                ("__init__", "loop"),
+                ("connection_made", "transport"),
+                ("data_received", "data"),
+                ("connection_lost", "exc"),
+            )
+        ),
+    ),
+    (
+        "aiohttp",
+        "RequestHandler.finish_response(request, resp, start_time)",
+        _method(
+            web.RequestHandler,
+            "finish_response",
+            "request",
+            "resp",
+            "start_time",
+            coroutine=True,
+        ),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Report:
     """What `check` found missing: empty when every private name is as read."""
@@ -184,3 +236,8 @@ def check_error_answers() -> Report:
 def check_hooks() -> Report:
     """Whether the protocol hooks of `server.RoomtimerServer` and `engine` can be installed."""
     return Report(tuple(_missing(HOOKS)))
+
+
+def check_http_guard() -> Report:
+    """Whether `http_guard` can time out heads and bodies and cap addresses."""
+    return Report(tuple(_missing(HTTP_GUARD)))
