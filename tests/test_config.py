@@ -122,11 +122,17 @@ def test_http_timeouts_and_pending_cap(tmp_path: Path) -> None:
     assert (settings.http_keepalive_timeout_s, settings.http_max_pending_per_address) == (61, 9)
 
 
+def test_database_timeout(tmp_path: Path) -> None:
+    assert load(tmp_path, JWT_SECRET=SECRET).database_timeout_s == 2
+    assert load(tmp_path, JWT_SECRET=SECRET, DATABASE_TIMEOUT="0.5").database_timeout_s == 0.5
+
+
 @pytest.mark.parametrize(
-    "name", ["HTTP_HEADER_TIMEOUT", "HTTP_BODY_TIMEOUT", "HTTP_KEEPALIVE_TIMEOUT"]
+    "name",
+    ["HTTP_HEADER_TIMEOUT", "HTTP_BODY_TIMEOUT", "HTTP_KEEPALIVE_TIMEOUT", "DATABASE_TIMEOUT"],
 )
 @pytest.mark.parametrize("value", ["abc", "10s", "0", "-1", "nan", "99999"])
-def test_bad_http_timeout_is_refused(tmp_path: Path, name: str, value: str) -> None:
+def test_bad_timeout_is_refused(tmp_path: Path, name: str, value: str) -> None:
     reason = refused(tmp_path, JWT_SECRET=SECRET, **{name: value})
     assert reason.startswith(name) and value in reason
 

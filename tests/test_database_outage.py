@@ -6,7 +6,7 @@ touched) and stops it in both of PostgreSQL's abrupt modes: `fast` (open transac
 rolled back, sessions closed) and `immediate` (the server quits mid-transaction, as a
 crash would, and recovers from its WAL on the next start). Then it cuts the network to it
 (`partition`): nothing is refused, every byte just stops, as with a hung server or a lost
-link, and only roomtimer's own timeouts (DATABASE_TIMEOUT_MS) stand between a command and
+link, and only roomtimer's own timeouts (DATABASE_TIMEOUT) stand between a command and
 a hang.
 """
 

@@ -228,7 +228,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         port=_int(env, "PORT", 3000, minimum=0, maximum=65535),
         database_url=db_url,
         redis_url=env.get("REDIS_URL") or None,
-        database_timeout_s=_int(env, "DATABASE_TIMEOUT_MS", 2000, minimum=100) / 1000,
+        database_timeout_s=_seconds(env, "DATABASE_TIMEOUT", 2, maximum=60),
         jwt_secret=secret,
         jwt_secret_source=source,
         cors_origins=_list(env.get("CORS_ORIGIN")),
