@@ -188,7 +188,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
             raise SocketError("too_many_rooms", f"A socket joins at most {self.max_rooms} rooms")
         await self.enter_room(sid, channel(room.id))
         await self._send_state(sid, room)
-        self.presence.changed(room.id)
+        self.presence.changed(room.id, joined=True)
         return public.ack(room.id)
 
     async def on_leave_room(self, sid: str, payload: Any = None, *_: Any) -> public.Ack:

@@ -28,9 +28,10 @@ LAST_KEEP_MS = 600_000  # a room's last announced count, kept while the room is 
 ANSWER_S = 1.0  # a read that waits longer falls back to this worker's own numbers
 
 # KEYS: the room's pace slot, its last announced count, the workers. ARGV: the room,
-# the pace interval (ms), the presence key prefix, how long the last count is kept (ms).
-# Returns {ms until the slot frees, -1}, {0, -1} when the count was announced already,
-# else takes the slot and returns {0, count}. A dead worker's hash has expired: HGET nil.
+# the pace interval (ms), the presence key prefix, how long the last count is kept (ms),
+# 1 to announce even an unchanged count. Returns {ms until the slot frees, -1}, {0, -1}
+# when the count was announced already, else takes the slot and returns {0, count}.
+# A dead worker's hash has expired: HGET nil.
 CLAIM = """
 local wait = redis.call('PTTL', KEYS[1])
 if wait > 0 then return {wait, -1} end
@@ -38,7 +39,7 @@ local count = 0
 for _, worker in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
   count = count + (tonumber(redis.call('HGET', ARGV[3] .. worker, ARGV[1])) or 0)
 end
-if redis.call('GET', KEYS[2]) == tostring(count) then return {0, -1} end
+if ARGV[5] ~= '1' and redis.call('GET', KEYS[2]) == tostring(count) then return {0, -1} end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
 redis.call('SET', KEYS[2], count, 'PX', ARGV[4])
 return {0, count}
@@ -150,10 +151,11 @@ class ClusterCounts:
         if last is not None and not last.done():
             await asyncio.shield(last)
 
-    async def claim(self, room_id: str) -> Turn | None:
-        """Whether and what to announce, from Redis after our own changes; None: no answer."""
+    async def claim(self, room_id: str, *, again: bool = False) -> Turn | None:
+        """Whether and what to announce (`again`: even if announced already), from Redis
+        after our own changes; None: no answer."""
         keys = [f"{PREFIX}:user-count:{room_id}", f"{PREFIX}:user-count-last:{room_id}", WORKERS]
-        args: list[str | int] = [room_id, self.interval_ms, PRESENCE, LAST_KEEP_MS]
+        args: list[str | int] = [room_id, self.interval_ms, PRESENCE, LAST_KEEP_MS, int(again)]
         if not self._answering:
             return None
         try:

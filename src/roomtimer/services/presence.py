@@ -36,9 +36,10 @@ class Shared(Protocol):
         """This worker's sockets in the room changed: share them soon."""
         ...
 
-    async def claim(self, room_id: str) -> tuple[int, int | None] | None:
-        """(ms to wait while another worker announced within the interval, 0) or (0, the count
-        to announce; None when announced already); None when the shared counts do not answer."""
+    async def claim(self, room_id: str, *, again: bool) -> tuple[int, int | None] | None:
+        """(0, the count to announce now), (0, None) when some worker announced it already
+        (unless `again`), (ms, None) while another worker's announce holds the interval;
+        None: no answer."""
         ...
 
     async def census(self) -> tuple[int, int] | None:
@@ -60,6 +61,7 @@ class Presence:
         self._last_at: dict[str, int] = {}
         self._last_count: dict[str, int] = {}
         self._pending: dict[str, asyncio.TimerHandle] = {}
+        self._joined: set[str] = set()  # rooms joined here since their last announce
 
     def count(self, room_id: str) -> int:
         """Sockets in the room, best known now."""
@@ -73,10 +75,12 @@ class Presence:
                 return found
         return self.counts.clients(), len(self.counts.rooms())
 
-    def changed(self, room_id: str) -> None:
+    def changed(self, room_id: str, *, joined: bool = False) -> None:
         """This worker's sockets in the room changed: shares them and schedules a `user-count`."""
         if self.shared is not None:
             self.shared.touch(room_id)
+            if joined:  # its `room-state` count came from a snapshot: it gets the truth too
+                self._joined.add(room_id)
         self.recount(room_id)
 
     def recount(self, room_id: str) -> None:
@@ -93,6 +97,7 @@ class Presence:
             handle.cancel()
         self._last_at.pop(room_id, None)
         self._last_count.pop(room_id, None)
+        self._joined.discard(room_id)
 
     def _later(self, delay_ms: int, room_id: str) -> None:
         loop = asyncio.get_running_loop()
@@ -103,12 +108,17 @@ class Presence:
         spawn(self._announce(room_id))
 
     async def _announce(self, room_id: str) -> None:
-        turn = await self.shared.claim(room_id) if self.shared is not None else None
+        turn = None
+        if self.shared is not None:
+            turn = await self.shared.claim(room_id, again=room_id in self._joined)
         if turn is not None:  # the shared counts paced, counted and deduplicated it
             wait_ms, count = turn
             if wait_ms and room_id not in self._pending:
                 self._later(wait_ms, room_id)
-            if wait_ms or count is None:
+            if wait_ms:
+                return
+            self._joined.discard(room_id)
+            if count is None:
                 return
         else:  # one worker alone, or Redis down: this worker's own numbers
             count = self.count(room_id)
