@@ -29,6 +29,7 @@ from tests.support.cluster import (
     versions,
     wait_until,
 )
+from tests.support.server import ServerProcess
 
 COMMANDS: list[tuple[str, dict[str, Any] | None]] = [
     ("start", None),
@@ -82,49 +83,57 @@ async def test_viewers_on_every_worker_get_every_command_in_version_order(
     await stop_all(workers)
 
 
-async def test_counts_span_workers_and_a_killed_worker_drops_out_within_5_s(
+# Viewers per worker after each round; a round only joins or only leaves, so no count on
+# the way equals the round's total, and each total differs from the one before.
+ROUNDS = [(1, 2, 3), (1, 1, 2), (2, 2, 3), (1, 1, 1), (2, 3, 2)]
+
+
+async def test_user_count_and_every_workers_stats_tell_one_truth_and_a_killed_worker_drops_out(
     postgres_url: str, redis: RedisServer, server_factory: StartServer
 ) -> None:
-    a, b, c = await start_workers(server_factory, 3, cluster_env(postgres_url, redis.url))
+    workers = await start_workers(server_factory, 3, cluster_env(postgres_url, redis.url))
     async with contextlib.AsyncExitStack() as stack:
-        api = await stack.enter_async_context(admin(a.url))
-        room = await api.room()
-        token = room["shareToken"]
-        on_a = await joined_viewers(stack, a.url, token, 1)
-        on_b = await joined_viewers(stack, b.url, token, 2)
-        await joined_viewers(stack, c.url, token, 3)
+        api = await stack.enter_async_context(admin(workers[0].url))
+        token = (await api.room())["shareToken"]
+        on: list[list[Viewer]] = [[], [], []]
 
-        def counted(viewers: list[Viewer], count: int) -> Any:
+        async def all_saw(viewers: list[Viewer], total: int) -> None:
             async def check() -> bool:
                 return all(
-                    (v.events("user-count") or [{}])[-1].get("count") == count for v in viewers
+                    (v.events("user-count") or [{}])[-1].get("count") == total for v in viewers
                 )
 
-            return check
+            await wait_until(check, 5, f"user-count {total} on every worker")
 
-        await wait_until(counted([*on_a, *on_b], 6), 5, "user-count 6 on every worker")
+        async def stats_say(live: list[ServerProcess], total: int) -> None:
+            # At once, no polling: a viewer has seen the count, so every worker must say it too.
+            found = await asyncio.gather(*(socket_stats(w.url) for w in live))
+            assert [(s["connectedClients"], s["activeRooms"]) for s in found] == [(total, 1)] * len(
+                live
+            ), f"user-count said {total}"
 
-        async def every_worker_counts_six() -> bool:
-            found = [(await socket_stats(w.url))["connectedClients"] for w in (a, b, c)]
-            return found == [6, 6, 6]
+        for sizes in ROUNDS:
+            joins = []
+            for n, (worker, size) in enumerate(zip(workers, sizes, strict=True)):
+                for viewer in on[n][size:]:
+                    await viewer.close()
+                on[n] = on[n][:size]
+                joins.append(joined_viewers(stack, worker.url, token, size - len(on[n])))
+            for n, joined in enumerate(await asyncio.gather(*joins)):
+                on[n] += joined
+            await all_saw([v for vs in on for v in vs], sum(sizes))
+            await stats_say(workers, sum(sizes))
 
-        # Each worker learns the others' counts on its heartbeat (a second or two).
-        await wait_until(every_worker_counts_six, 3, "/api/stats/socket counts all workers")
-
+        a, b, c = workers
         c.kill()
         killed_at = time.monotonic()
-
-        async def live_workers_count_three() -> bool:
-            found = [(await socket_stats(w.url))["connectedClients"] for w in (a, b)]
-            return found == [3, 3]
-
-        await wait_until(live_workers_count_three, 5, "/api/stats/socket forgets the dead worker")
-        await wait_until(counted([*on_a, *on_b], 3), 5, "user-count forgets the dead worker")
+        await all_saw([*on[0], *on[1]], len(on[0]) + len(on[1]))
+        await stats_say([a, b], len(on[0]) + len(on[1]))
         assert time.monotonic() - killed_at < 5
         # Prometheus sums a gauge over instances: each worker reports its own sockets only.
         gauge = "roomtimer_socket_connected_clients"
-        assert (await metric(a.url, gauge), await metric(b.url, gauge)) == (1, 2)
-    await stop_all([a, b, c])
+        assert (await metric(a.url, gauge), await metric(b.url, gauge)) == (2, 3)
+    await stop_all(workers)
 
 
 async def run_spread(apis: list[Any], timer_ids: list[str], name: str, body: Any) -> list[Any]:

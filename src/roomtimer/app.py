@@ -17,7 +17,7 @@ from roomtimer.events.relay import RedisRelay
 from roomtimer.events.streams import RoomStreams
 from roomtimer.infra import db as database
 from roomtimer.infra import tokens
-from roomtimer.infra.cluster import ClusterCounts, ClusterGate
+from roomtimer.infra.cluster import ClusterCounts
 from roomtimer.infra.metrics import Metrics
 from roomtimer.infra.webhook_sender import WebhookSender
 from roomtimer.middleware.body import body_middleware
@@ -202,16 +202,15 @@ async def _relay(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _cluster(app: web.Application) -> AsyncIterator[None]:
-    """With Redis: counts across workers and one `user-count` pace."""
+    """With Redis: one set of counts across workers, and one `user-count` pace."""
     redis = app.get(keys.redis)
     if redis is None:
         yield
         return
     presence = app[keys.presence]
-    counts = ClusterCounts(redis, app[keys.socket_rooms])
-    counts.on_change = presence.changed
-    presence.counts = counts
-    presence.gate = ClusterGate(redis, presence.interval_ms)
+    counts = ClusterCounts(redis, app[keys.socket_rooms], interval_ms=presence.interval_ms)
+    counts.on_change = presence.recount
+    presence.shared = counts
     counts.start()
     yield
     await counts.stop()

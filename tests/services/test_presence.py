@@ -47,6 +47,9 @@ class Recorder:
     def clients(self) -> int:
         return sum(self.sizes.values())
 
+    def rooms(self) -> list[str]:
+        return [room_id for room_id, size in self.sizes.items() if size]
+
     def counts_of(self, room_id: str) -> list[int]:
         return [p["count"] for r, _, p in self.sent if r == room_id]
 
@@ -184,25 +187,40 @@ async def test_close_cancels_every_pending_emit(rec: Recorder, clock: FakeClock)
     assert rec.counts_of("b") == [1, 2]
 
 
-class SlowGate:
-    """A cluster gate that asks to wait once, then lets the announce through."""
+class SlowShared:
+    """Shared counts whose pace slot is taken once, then free; they count what `rec` says."""
 
-    def __init__(self, waits_ms: list[int]) -> None:
+    def __init__(self, rec: Recorder, waits_ms: list[int]) -> None:
+        self.rec = rec
         self.waits_ms = waits_ms
-        self.asked = 0
+        self.asked: list[bool] = []  # `again` of each claim
+        self.touched: list[str] = []
 
-    async def wait_ms(self, room_id: str) -> int:
-        self.asked += 1
-        return self.waits_ms.pop(0) if self.waits_ms else 0
+    def room(self, room_id: str) -> int:
+        return self.rec.room(room_id)
+
+    def touch(self, room_id: str) -> None:
+        self.touched.append(room_id)
+
+    async def claim(self, room_id: str, *, again: bool) -> tuple[int, int | None]:
+        self.asked.append(again)
+        if self.waits_ms:
+            return self.waits_ms.pop(0), None
+        return 0, self.rec.room(room_id)
+
+    async def census(self) -> None:
+        return None
 
 
-async def test_a_gate_that_says_wait_defers_the_emit(presence: Presence, rec: Recorder) -> None:
-    gate = SlowGate([15])
-    presence.gate = gate
+async def test_a_slot_taken_elsewhere_defers_the_emit(presence: Presence, rec: Recorder) -> None:
+    shared = SlowShared(rec, [15])
+    presence.shared = shared
     rec.sizes["r1"] = 2
-    presence.changed("r1")
+    presence.changed("r1", joined=True)
     await emitted(rec, 1)
-    assert gate.asked == 2
+    # A joiner's `room-state` count was a snapshot: the count is announced even if unchanged.
+    assert shared.asked == [True, True]
+    assert shared.touched == ["r1"]
     assert rec.counts_of("r1") == [2]
 
 

@@ -64,9 +64,6 @@ async def socket_stats(request: web.Request) -> web.Response:
     require_owner(request)
     app = request.app
     found = await stats.socket_stats(
-        db=app[keys.db],
-        presence=app[keys.presence],
-        room_ids=app[keys.socket_rooms].rooms(),
-        clock=app[keys.clock],
+        db=app[keys.db], presence=app[keys.presence], clock=app[keys.clock]
     )
     return json_response(public.socket_stats(found))

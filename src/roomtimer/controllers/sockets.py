@@ -203,7 +203,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
             await self.leave_room(sid, channel(room.id))
             raise SocketError("room_not_found", "No room with this share token")
         await self._send_state(sid, fresh)
-        self.presence.changed(room.id)
+        self.presence.changed(room.id, joined=True)
         return public.ack(room.id)
 
     async def on_leave_room(self, sid: str, payload: Any = None, *_: Any) -> public.Ack:

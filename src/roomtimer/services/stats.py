@@ -26,9 +26,10 @@ async def storage_counts(db: async_sessionmaker[AsyncSession]) -> StorageCounts:
 
 
 async def socket_stats(
-    *, db: async_sessionmaker[AsyncSession], presence: Presence, room_ids: list[str], clock: Clock
+    *, db: async_sessionmaker[AsyncSession], presence: Presence, clock: Clock
 ) -> SocketStats:
-    """Connected sockets (every live worker), rooms with viewers among `room_ids`, storage."""
+    """Connected sockets and rooms with viewers (every live worker: the counts `user-count`
+    is read from), and storage."""
     storage = await storage_counts(db)
-    active = sum(1 for room_id in room_ids if presence.count(room_id) > 0)
-    return SocketStats(presence.total_clients(), active, storage, clock.now_ms())
+    clients, active = await presence.census()
+    return SocketStats(clients, active, storage, clock.now_ms())
