@@ -106,6 +106,7 @@ class ServerProcess:
         base.update(
             ROOMTIMER_DATA_DIR=str(self.workdir / "data"),  # SQLite and the dev secret stay here
             PYTHONUNBUFFERED="1",
+            PYTHONFAULTHANDLER="1",  # SIGABRT prints where each thread is (see stop)
         )
         base.update(self.env)
         if self.command:
@@ -177,7 +178,7 @@ class ServerProcess:
         """Sends sig and returns the exit code; SIGKILLs and raises after timeout."""
         assert self.proc is not None, "server not started"
         try:
-            return await stop_process(self.proc, sig, timeout)
+            return await stop_process(self.proc, sig, timeout, last=signal.SIGABRT)
         except TimeoutError as exc:
             raise ServerFailed(str(exc), self.proc.returncode, self.stderr()) from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -58,8 +59,16 @@ def database_url() -> str:
 
 
 def redis_url() -> str:
-    """The Redis URL for tests (TEST_REDIS_URL or the CI default)."""
-    return os.environ.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL
+    """The Redis URL for tests (TEST_REDIS_URL or the CI default). Under pytest-xdist each
+    worker gets the next database number (gw0 the one named, gw1 the one after), so that a
+    test's flush never empties another's."""
+    url = os.environ.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL
+    worker = re.fullmatch(r"gw(\d+)", os.environ.get("PYTEST_XDIST_WORKER", ""))
+    if worker is None:
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{base + int(worker.group(1))}"))
 
 
 def with_database(url: str, name: str) -> str:
@@ -196,14 +205,21 @@ async def wait_for_port(port: int, *, deadline_s: float, alive: subprocess.Popen
         await asyncio.sleep(0.05)
 
 
-async def stop_process(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> int:
-    """Sends sig, waits up to timeout for the exit, then SIGKILLs; returns the exit code."""
+async def stop_process(
+    proc: subprocess.Popen[bytes], sig: int, timeout: float, last: int = signal.SIGKILL
+) -> int:
+    """Sends sig, waits up to timeout for the exit, then sends `last` (SIGABRT: a Python
+    process with faulthandler on prints its threads' stacks first) and SIGKILLs; returns
+    the exit code."""
     if proc.poll() is None:
         proc.send_signal(sig)
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     if proc.poll() is None:
+        proc.send_signal(last)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
         proc.kill()
         proc.wait()
         raise TimeoutError(f"pid {proc.pid} ignored signal {sig} for {timeout} s: killed")
