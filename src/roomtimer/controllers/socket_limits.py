@@ -8,6 +8,7 @@ address, and an address's penalty, hold on each worker behind the load balancer,
 across them (Nginx hashes a client address to one worker).
 """
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -83,6 +84,11 @@ class AddressCaps:
 
 # The first cut of an address bars it this long (or the cap, if lower); each repeat doubles.
 FIRST_PENALTY_S = 2.0
+# A barred address's connection is answered (refused) this late at most, and so many of
+# them at once: a client that reconnects the moment it is refused then tries about once a
+# second instead of hundreds of times (each attempt is a websocket handshake).
+HOLD_S = 1.0
+MAX_HELD_PER_ADDRESS = 8
 
 
 class PenaltyBox:
@@ -92,12 +98,15 @@ class PenaltyBox:
     cut: each new socket buys another 60 answered events. The first cut bars the address
     for 2 s, each cut while remembered doubles it up to `max_s`; an address that stays
     quiet for `max_s` after its bar ends is forgotten. Sockets already open are untouched.
+    A barred connection's refusal is held back a moment (`hold`), so reconnecting at once
+    does not make a barred client cost more.
     """
 
     def __init__(self, max_s: float, now: Callable[[], float] = time.monotonic) -> None:
         self.max_s = max_s
         self._now = now
         self._barred: dict[str, tuple[float, float]] = {}  # address -> (until, last penalty)
+        self._held: Counter[str] = Counter()
 
     def retry_after(self, address: str) -> float:
         """Seconds `address` is still barred for: 0 when it may connect."""
@@ -121,6 +130,19 @@ class PenaltyBox:
             self._forget_quiet(now)
         self._barred[address] = (now + penalty, penalty)
         return penalty
+
+    async def hold(self, address: str) -> None:
+        """Waits before a barred address is refused (up to HOLD_S, never past its bar)."""
+        wait = min(self.retry_after(address), HOLD_S)
+        if wait <= 0 or self._held[address] >= MAX_HELD_PER_ADDRESS:
+            return  # past the few held, refused at once: open sockets cost descriptors
+        self._held[address] += 1
+        try:
+            await asyncio.sleep(wait)
+        finally:
+            self._held[address] -= 1
+            if self._held[address] <= 0:
+                del self._held[address]
 
     def _forget_quiet(self, now: float) -> None:
         for address in [a for a, (until, _) in self._barred.items() if now - until >= self.max_s]:

@@ -98,8 +98,9 @@ class ViewerNamespace(socketio.AsyncNamespace):
         # First, before anything else is done for it: a flooder reconnects as fast as it can.
         barred = self.penalties.retry_after(address)
         if barred:
-            retry = math.ceil(barred)
-            raise _rate_limited(f"This address flooded; connect again in {retry} s")
+            message = f"This address flooded; connect again in {math.ceil(barred)} s"
+            await self.penalties.hold(address)
+            raise _rate_limited(message)
         if not self.caps.admit(sid, address):
             raise _rate_limited("Too many connections from this address")
         if not isinstance(auth, dict) or "token" not in auth:
