@@ -84,11 +84,10 @@ class AddressCaps:
 
 # The first cut of an address bars it this long (or the cap, if lower); each repeat doubles.
 FIRST_PENALTY_S = 2.0
-# A barred address's connection is answered (refused) this late at most, and so many of
-# them at once: a client that reconnects the moment it is refused then tries about once a
-# second instead of hundreds of times (each attempt is a websocket handshake).
+# A barred address's connection is answered (refused) this late at most: a client that
+# reconnects the moment it is refused then tries about once a second instead of hundreds
+# of times (each attempt is a websocket handshake).
 HOLD_S = 1.0
-MAX_HELD_PER_ADDRESS = 8
 
 
 class PenaltyBox:
@@ -106,7 +105,6 @@ class PenaltyBox:
         self.max_s = max_s
         self._now = now
         self._barred: dict[str, tuple[float, float]] = {}  # address -> (until, last penalty)
-        self._held: Counter[str] = Counter()
 
     def retry_after(self, address: str) -> float:
         """Seconds `address` is still barred for: 0 when it may connect."""
@@ -134,15 +132,8 @@ class PenaltyBox:
     async def hold(self, address: str) -> None:
         """Waits before a barred address is refused (up to HOLD_S, never past its bar)."""
         wait = min(self.retry_after(address), HOLD_S)
-        if wait <= 0 or self._held[address] >= MAX_HELD_PER_ADDRESS:
-            return  # past the few held, refused at once: open sockets cost descriptors
-        self._held[address] += 1
-        try:
+        if wait > 0:
             await asyncio.sleep(wait)
-        finally:
-            self._held[address] -= 1
-            if self._held[address] <= 0:
-                del self._held[address]
 
     def _forget_quiet(self, now: float) -> None:
         for address in [a for a, (until, _) in self._barred.items() if now - until >= self.max_s]:

@@ -99,7 +99,12 @@ class ViewerNamespace(socketio.AsyncNamespace):
         barred = self.penalties.retry_after(address)
         if barred:
             message = f"This address flooded; connect again in {math.ceil(barred)} s"
-            await self.penalties.hold(address)
+            # Held sockets count as open ones: past the cap they are refused at once.
+            if self.caps.admit(sid, address):
+                try:
+                    await self.penalties.hold(address)
+                finally:
+                    self.caps.release(sid)
             raise _rate_limited(message)
         if not self.caps.admit(sid, address):
             raise _rate_limited("Too many connections from this address")
