@@ -95,8 +95,9 @@ class PenaltyBox:
 
     The per-socket limit alone does not bound a client that reconnects the moment it is
     cut: each new socket buys another 60 answered events. The first cut bars the address
-    for 2 s, each cut while remembered doubles it up to `max_s`; an address that stays
-    quiet for `max_s` after its bar ends is forgotten. Sockets already open are untouched.
+    for 2 s; a cut after the bar lifted, while remembered, doubles it up to `max_s` (its
+    other sockets cut during the bar were opened before it: they do not add to it); an
+    address quiet for `max_s` after its bar ends is forgotten. Open sockets are untouched.
     A barred connection's refusal is held back a moment (`hold`), so reconnecting at once
     does not make a barred client cost more.
     """
@@ -115,15 +116,18 @@ class PenaltyBox:
         return left if left > 0 else 0.0
 
     def punish(self, address: str) -> float:
-        """Bars `address` after one of its sockets was cut; returns the penalty in seconds."""
+        """Bars `address` after one of its sockets was cut; returns the seconds it waits."""
         if self.max_s <= 0:
             return 0.0
         now = self._now()
         entry = self._barred.get(address)
-        if entry is not None and now - entry[0] < self.max_s:  # a repeat, still remembered
-            penalty = min(entry[1] * 2, self.max_s)
-        else:
-            penalty = min(FIRST_PENALTY_S, self.max_s)
+        penalty = min(FIRST_PENALTY_S, self.max_s)
+        if entry is not None:
+            until, last = entry
+            if now < until:  # a socket opened before this bar: not a new offence
+                return until - now
+            if now - until < self.max_s:  # back and flooding again, still remembered
+                penalty = min(last * 2, self.max_s)
         if len(self._barred) >= 1024:  # bounded: drop the forgotten ones now and then
             self._forget_quiet(now)
         self._barred[address] = (now + penalty, penalty)

@@ -154,7 +154,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
                 "socket {} disconnected for flooding; {} may connect again in {} s",
                 sid,
                 address,
-                penalty,
+                round(penalty, 1),
             )
             await self.disconnect(sid)
             return None
