@@ -137,6 +137,36 @@ async def test_an_address_cut_for_flooding_waits_to_connect_and_nobody_else_does
                 await close_all(opened)
 
 
+async def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_barred(
+    sqlite_url: str,
+) -> None:
+    settings = support.settings_for(sqlite_url, TRUSTED_PROXIES="127.0.0.1")
+    async with support.run_app(settings) as app:
+        flooder = await Viewer(app.url, ["websocket"]).connect(
+            headers={"X-Forwarded-For": "203.0.113.5"}
+        )
+        barred = Viewer(app.url, ["websocket"])
+        cut = asyncio.Event()
+        flooder.client.on("disconnect", lambda *reason: cut.set())
+        try:
+            for _ in range(130):
+                await flooder.client.emit("ping")
+            async with asyncio.timeout(10):
+                await cut.wait()
+            neighbour = await Viewer(app.url, ["websocket"]).connect(
+                headers={"X-Forwarded-For": "203.0.113.6"}
+            )  # the same proxy, another client: not barred
+            await neighbour.close()
+            refusals: list[Any] = []
+            barred.client.on("connect_error", refusals.append)
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await barred.connect(headers={"X-Forwarded-For": "203.0.113.5"})
+            assert refusals[0]["data"]["code"] == "rate_limited"
+        finally:
+            await flooder.close()
+            await barred.client.shutdown()
+
+
 def test_a_flooder_back_after_its_bar_waits_twice_as_long_up_to_the_cap_then_is_forgotten() -> None:
     now = [100.0]
     box = PenaltyBox(max_s=10, now=lambda: now[0])
