@@ -38,7 +38,7 @@ const args = L.parseArgs({
 
 function flooder() {
   const base = args.url.replace(/\/+$/, '');
-  const stats = { sent: 0, rateLimited: 0, otherErrors: 0, cut: 0, otherDisconnects: 0, connects: 0, connectFailures: 0, joinsAnswered: 0 };
+  const stats = { sent: 0, rateLimited: 0, otherErrors: 0, cut: 0, otherDisconnects: 0, connects: 0, connectsRefused: 0, connectFailures: 0, joinsAnswered: 0 };
   let stopping = false;
   const begun = performance.now();
   const perTick = Math.max(1, Math.round(args['flood-rate'] / 100)); // every 10 ms
@@ -47,8 +47,10 @@ function flooder() {
       const { socket, ready } = L.connect(base, { localAddress: args['flood-address'], timeoutMs: 5000 });
       try {
         await ready;
-      } catch {
-        stats.connectFailures += 1;
+      } catch (err) {
+        // Refused with `rate_limited` (the address is barred after a cut), or failed.
+        if (err.data && err.data.code === 'rate_limited') stats.connectsRefused += 1;
+        else stats.connectFailures += 1;
         socket.close();
         await L.sleep(5);
         continue;
@@ -82,6 +84,7 @@ function flooder() {
     stats.seconds = L.round(seconds, 1);
     stats.eventsPerSec = L.round(stats.sent / seconds, 0);
     stats.reconnectsPerSec = L.round(stats.connects / seconds, 1);
+    stats.refusedPerSec = L.round(stats.connectsRefused / seconds, 1);
     process.send(stats, () => process.exit(0));
   });
   process.send('started');

@@ -105,7 +105,11 @@ function connect(base, { localAddress, timeoutMs = 30000 } = {}) {
   const socket = io(base, opts);
   const ready = new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', (err) => reject(new Error(`connect_error: ${err.message}`)));
+    socket.once('connect_error', (err) => {
+      const error = new Error(`connect_error: ${err.message}`);
+      error.data = err.data; // the server's refusal: {code, message}
+      reject(error);
+    });
   });
   return { socket, ready: withTimeout(ready, timeoutMs, 'connect') };
 }

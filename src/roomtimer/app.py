@@ -132,6 +132,7 @@ def _setup_namespace(app: web.Application) -> None:
         address_of=partial(handshake_address, settings.trusted_proxies),
         max_rooms=settings.socket_max_rooms,
         max_per_address=settings.socket_max_per_address,
+        flood_penalty_s=settings.socket_flood_penalty_s,
     )
     app[keys.sio].register_namespace(namespace)
 

@@ -50,6 +50,7 @@ class Settings:
     fast_path: bool = True
     socket_max_rooms: int = 20
     socket_max_per_address: int = 10000
+    socket_flood_penalty_s: int = 60
     webhook_allow_private: bool = False
     http_header_timeout_s: float = 10.0
     http_body_timeout_s: float = 10.0
@@ -241,6 +242,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fast_path=_switch(env, "ROOMTIMER_FAST_PATH", True),
         socket_max_rooms=_int(env, "SOCKET_MAX_ROOMS", 20),
         socket_max_per_address=_int(env, "SOCKET_MAX_CONNECTIONS_PER_ADDRESS", 10000),
+        socket_flood_penalty_s=_int(env, "SOCKET_FLOOD_PENALTY_S", 60, minimum=0, maximum=3600),
         webhook_allow_private=_switch(env, "WEBHOOK_ALLOW_PRIVATE", False),
         http_header_timeout_s=_seconds(env, "HTTP_HEADER_TIMEOUT", 10),
         http_body_timeout_s=_seconds(env, "HTTP_BODY_TIMEOUT", 10),

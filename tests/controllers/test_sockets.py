@@ -224,13 +224,15 @@ async def test_a_socket_cut_while_its_joins_are_in_flight_is_cut_once_without_er
     flooder = socketio.AsyncClient(reconnection=False)
     gone = asyncio.Event()
     flooder.on("disconnect", lambda *reason: gone.set())
+    # Connected first: the flooder's address (the same) is barred from new sockets a while.
+    calm = await connect(sqlite_app.url)
     try:
         await flooder.connect(sqlite_app.url, transports=["websocket"], wait_timeout=10)
         for _ in range(300):
             await flooder.emit("join-room", {"shareToken": room["shareToken"]})
         async with asyncio.timeout(10):
             await gone.wait()
-        calm = await connect(sqlite_app.url)  # its join queues behind the flooder's lookups
+        # Its join queues behind the flooder's lookups.
         assert (await calm.join(room["shareToken"]))["ok"] is True
         await barrier(calm)
     finally:

@@ -1,7 +1,11 @@
 """How the viewer screen connects: a websocket (through the shipped Nginx too), else polling."""
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
+
+import socketio
 
 from tests.support import free_port
 from tests.support.app import Api
@@ -67,3 +71,29 @@ async def test_falls_back_to_polling_where_websockets_are_refused(
     assert polled
     # Chromium reports the refused handshake itself; the page logs nothing.
     assert viewer.errors(ignore=("WebSocket connection to",)) == []
+
+
+async def test_a_page_refused_while_its_address_is_barred_connects_when_the_bar_lifts(
+    server: ServerProcess, api: Api, browser: Any
+) -> None:
+    room = await api.room()
+    await api.timer(room["id"], label="Keynote")
+    # A client from the page's address (127.0.0.1) floods and is cut: the address is barred
+    # from new connections for 2 s. The page's connection is refused `rate_limited`.
+    flooder = socketio.AsyncClient(reconnection=False)
+    cut = asyncio.Event()
+    flooder.on("disconnect", lambda *reason: cut.set())
+    await flooder.connect(server.url, transports=["websocket"], wait_timeout=10)
+    try:
+        for _ in range(130):
+            await flooder.emit("ping")
+        async with asyncio.timeout(10):
+            await cut.wait()
+    finally:
+        await flooder.shutdown()
+    cut_at = time.monotonic()
+    viewer = await open_viewer(browser, f"{server.url}/v/{room['shareToken']}", wait_live=False)
+    await viewer.wait_live(timeout_s=15)  # it tried again by itself
+    assert time.monotonic() - cut_at > 1.5  # not before the bar lifted
+    await viewer.wait_timer("t.label === 'Keynote'")
+    assert viewer.errors() == []

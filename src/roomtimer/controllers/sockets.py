@@ -1,5 +1,6 @@
 """Socket.IO handlers of viewers: join, leave, sync, ping."""
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -7,7 +8,7 @@ import socketio
 from loguru import logger
 
 from roomtimer.clock import Clock
-from roomtimer.controllers.socket_limits import AddressCaps, EventWindows, Verdict
+from roomtimer.controllers.socket_limits import AddressCaps, EventWindows, PenaltyBox, Verdict
 from roomtimer.errors import RateLimited
 from roomtimer.infra import db as database
 from roomtimer.infra.tokens import InvalidToken
@@ -46,6 +47,16 @@ def _share_token(payload: Any) -> str:
     return token
 
 
+def _rate_limited(message: str) -> socketio.exceptions.ConnectionRefusedError:
+    """A refused connection: `connect_error` whose `data` is {code: rate_limited, message}."""
+    refused = socketio.exceptions.ConnectionRefusedError(
+        message, {"code": "rate_limited", "message": message}
+    )
+    # The stock JS client hands `data` over as `err.data`; `code` also stands on top.
+    refused.error_args["code"] = "rate_limited"
+    return refused
+
+
 class ViewerNamespace(socketio.AsyncNamespace):
     """The default namespace: viewers, and owners' control sockets (`auth: {token}`).
 
@@ -65,6 +76,7 @@ class ViewerNamespace(socketio.AsyncNamespace):
         address_of: Callable[[Any], str],
         max_rooms: int = 20,
         max_per_address: int = 10000,
+        flood_penalty_s: float = 60,
     ) -> None:
         super().__init__(NAMESPACE)
         self.room_service = rooms
@@ -78,16 +90,24 @@ class ViewerNamespace(socketio.AsyncNamespace):
         self.address_of = address_of  # the client's address from the handshake's environ
         self.max_rooms = max_rooms
         self.caps = AddressCaps(max_per_address)
+        self.penalties = PenaltyBox(flood_penalty_s)
 
     async def on_connect(self, sid: str, environ: Any, auth: Any = None) -> None:
         """A viewer, or an owner's control socket when `auth` carries a token (refused if bad)."""
-        if not self.caps.admit(sid, self.address_of(environ)):
-            message = "Too many connections from this address"
-            refused = socketio.exceptions.ConnectionRefusedError(
-                message, {"code": "rate_limited", "message": message}
-            )
-            refused.error_args["code"] = "rate_limited"
-            raise refused
+        address = self.address_of(environ)
+        # First, before anything else is done for it: a flooder reconnects as fast as it can.
+        barred = self.penalties.retry_after(address)
+        if barred:
+            message = f"This address flooded; connect again in {math.ceil(barred)} s"
+            # Held sockets count as open ones: past the cap they are refused at once.
+            if self.caps.admit(sid, address):
+                try:
+                    await self.penalties.hold(address)
+                finally:
+                    self.caps.release(sid)
+            raise _rate_limited(message)
+        if not self.caps.admit(sid, address):
+            raise _rate_limited("Too many connections from this address")
         if not isinstance(auth, dict) or "token" not in auth:
             return
         token = auth["token"]
@@ -128,7 +148,14 @@ class ViewerNamespace(socketio.AsyncNamespace):
         if verdict is Verdict.DROP:
             return None
         if verdict is Verdict.CUT:  # it went on flooding after being told: it goes
-            logger.warning("socket {} disconnected for flooding", sid)
+            address = self._client(sid)
+            penalty = self.penalties.punish(address)
+            logger.warning(
+                "socket {} disconnected for flooding; {} may connect again in {} s",
+                sid,
+                address,
+                round(penalty, 1),
+            )
             await self.disconnect(sid)
             return None
         try:

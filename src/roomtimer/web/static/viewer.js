@@ -93,6 +93,14 @@ socket.on("disconnect", (reason) => {
     setTimeout(() => socket.connect(), 500 + Math.random() * 1_500);
   }
 });
+socket.on("connect_error", (error) => {
+  // Refused by the server (its address has too many sockets, or is barred a while after a
+  // flood from it, perhaps by another device behind the same NAT): the client does not
+  // retry a refusal by itself. A failed transport (`socket.active`) it retries itself.
+  if (!socket.active && error?.data?.code === "rate_limited") {
+    setTimeout(() => socket.connect(), 1_000 + Math.random() * 2_000);
+  }
+});
 for (const event of EVENTS) socket.on(event, (payload) => receive(event, payload));
 socket.on("room-deleted", () => socket.disconnect());
 socket.on("error", (error) => {
