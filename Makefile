@@ -41,10 +41,17 @@ js-deps:
 run: $(RUNTIME_STAMP)
 	$(VENV)/bin/roomtimer serve
 
+# Two pytest workers (pytest-xdist), each file's tests on one worker, files in collection
+# order (tests marked `long` first: tests/support/plugin.py). Most tests wait on servers and
+# clocks, so two at once take about half the time. TEST_WORKERS=0 runs them in this
+# process, one after another.
+TEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/python -m pytest -q -rs -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: $(DEV_STAMP) js-deps
-	$(VENV)/bin/python -m pytest -q -rs $(ARGS)
+	$(PYTEST) $(ARGS)
 ifeq ($(strip $(ARGS)),)
-	ROOMTIMER_FAST_PATH=off $(VENV)/bin/python -m pytest -q -rs $(STOCK_PATH_TESTS)
+	ROOMTIMER_FAST_PATH=off $(PYTEST) $(STOCK_PATH_TESTS)
 endif
 
 lint: $(DEV_STAMP)

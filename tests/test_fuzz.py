@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.support.app import make_token
 
@@ -38,6 +39,7 @@ async def requests_by_status(url: str) -> dict[int, int]:
     return counts
 
 
+@pytest.mark.long
 async def test_5000_generated_requests_get_no_5xx_and_only_documented_answers(
     server_factory: Any, tmp_path: Path
 ) -> None:

@@ -20,6 +20,12 @@ StartNginx = Callable[..., Awaitable[NginxProcess]]
 StartViewer = Callable[..., Awaitable[JsViewer]]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` run first: with several workers, a long test started last would
+    keep the whole run waiting for it alone."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable
+
+
 @pytest_asyncio.fixture
 async def postgres_url() -> AsyncIterator[str]:
     """A throwaway empty PostgreSQL database (postgresql://… URL), dropped after the test."""
