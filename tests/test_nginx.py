@@ -8,12 +8,11 @@ loopback addresses (127.0.0.2, 127.0.0.3…) so that the sticky hash spreads the
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest_asyncio
 
 from tests.support.cluster import (
     RedisServer,
@@ -38,12 +37,6 @@ CLIENTS = [(f"127.0.0.{n}", None) for n in range(2, 8)] + [
     ("127.0.0.8", "polling"),
     ("127.0.0.9", "websocket"),
 ]
-
-
-@pytest_asyncio.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    async with RedisServer.running(tmp_path / "redis") as server:
-        yield server
 
 
 async def connect_all(start_viewer: StartViewer, url: str, share_token: str) -> list[JsViewer]:

@@ -8,14 +8,11 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.app import JWT_SECRET, Api, make_token
+from tests.support.clock import now_ms
 from tests.support.server import ServerProcess
 
 StartServer = Callable[..., Awaitable[ServerProcess]]
 MINUTE = 60_000
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def env(database_url: str) -> dict[str, str]:

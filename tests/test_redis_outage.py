@@ -6,11 +6,7 @@ and kills it as a crash would, then restarts it on the same port.
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest_asyncio
 
 from tests.support.app import Viewer
 from tests.support.cluster import (
@@ -29,12 +25,6 @@ from tests.support.server import ServerProcess
 
 # /health waits at most 2 s per dependency; anything slower than this is a hang.
 PROMPT_S = 3.0
-
-
-@pytest_asyncio.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    async with RedisServer.running(tmp_path / "redis") as server:
-        yield server
 
 
 async def timed(api: SourcedApi, method: str, path: str, body: Any = None) -> Any:

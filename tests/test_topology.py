@@ -8,13 +8,10 @@ topology behind the shipped Nginx is tests/test_nginx.py.
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest_asyncio
-
 from tests.support.app import Viewer
+from tests.support.clock import now_ms
 from tests.support.cluster import (
     RedisServer,
     SourcedApi,
@@ -44,16 +41,6 @@ COMMANDS: list[tuple[str, dict[str, Any] | None]] = [
     ("pause", None),
     ("reset", None),
 ]
-
-
-@pytest_asyncio.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    async with RedisServer.running(tmp_path / "redis") as server:
-        yield server
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def test_viewers_on_every_worker_get_every_command_in_version_order(

@@ -9,13 +9,12 @@ answer kept. Then the worker holding the most viewers dies or is stopped.
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
+from tests.support.clock import now_ms
 from tests.support.cluster import (
     RedisServer,
     StartNginx,
@@ -33,16 +32,6 @@ from tests.support.server import ServerProcess
 
 GAUGE = "roomtimer_socket_connected_clients"
 RESYNC_S = 5.0  # issue 13: every viewer of the lost worker is back and current within 5 s
-
-
-@pytest_asyncio.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    async with RedisServer.running(tmp_path / "redis") as server:
-        yield server
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def busiest(workers: list[ServerProcess]) -> int:

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import socket
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ import pytest_asyncio
 
 from roomtimer import keys
 from tests.support.app import Api, RunningApp, Viewer
+from tests.support.clock import now_ms
 
 PACKET = re.compile(r"4([23])(\d*)(.*)", re.S)  # Engine.IO message: Socket.IO event or ack
 
@@ -145,10 +145,6 @@ async def raw() -> AsyncIterator[OpenRaw]:
 async def barrier(viewer: RawViewer) -> None:
     """Everything sent to `viewer` before now has arrived once this returns."""
     assert "serverTime" in await viewer.call("ping")
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def assert_same(event: dict[str, Any], reply: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from loguru import logger
 from roomtimer import keys
 from tests.support import app as support
 from tests.support.app import Api, RunningApp, Viewer
+from tests.support.clock import now_ms
 
 Connect = Callable[..., Awaitable[Viewer]]
 MISSING = object()
@@ -27,10 +28,6 @@ TIMER_KEYS = {
     "id", "roomId", "label", "durationMs", "status", "remainingMs", "endsAt", "position",
     "version", "createdAt", "updatedAt",
 }  # fmt: skip
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @pytest_asyncio.fixture

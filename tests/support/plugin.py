@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from tests.support import services
+from tests.support.cluster import RedisServer
 from tests.support.jsclient import JsViewer
 from tests.support.server import ServerProcess
 from tests.support.services import NginxProcess, needs
@@ -24,6 +25,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked `long` run first: with several workers, a long test started last would
     keep the whole run waiting for it alone."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable
+
+
+@pytest_asyncio.fixture
+async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    """A private Redis of the test's own, which it may stop, start again or lose."""
+    async with RedisServer.running(tmp_path / "redis") as server:
+        yield server
 
 
 @pytest_asyncio.fixture
