@@ -5,7 +5,6 @@ with no restart of roomtimer."""
 import asyncio
 import contextlib
 import os
-import pwd
 import shutil
 import sys
 import tempfile
@@ -99,17 +98,18 @@ async def test_a_write_locked_file_gives_503_within_5_s_and_writes_resume_after(
     assert "unhandled error" not in server.stderr(), server.stderr()[-3000:]
 
 
-def unprivileged() -> tuple[list[str] | None, pwd.struct_passwd | None]:
-    """The command that runs the server as `nobody` under root, and nobody; (None, None)
-    when we are not root (then the server runs as us, and a mode is enough)."""
+def without_override() -> list[str] | None:
+    """The command that runs the server as root without CAP_DAC_OVERRIDE (so a file mode
+    binds it as it binds any user), or None when we are not root (a mode is enough then).
+    The same user keeps the same interpreter: `nobody` could not even read a virtualenv
+    whose Python lives under root's home."""
     if os.geteuid() != 0:
-        return None, None
+        return None
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        needs("setpriv", "setpriv (util-linux) is needed to run the server as nobody")
-    nobody = pwd.getpwnam("nobody")
-    command = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}"]
-    return command + ["--clear-groups", "--", sys.executable, "-m", "roomtimer", "serve"], nobody
+        needs("setpriv", "setpriv (util-linux) is needed to drop root's override of file modes")
+    drop = ["--inh-caps=-dac_override", "--bounding-set=-dac_override"]
+    return [setpriv, *drop, "--", sys.executable, "-m", "roomtimer", "serve"]
 
 
 @pytest_asyncio.fixture
@@ -123,23 +123,21 @@ async def folder() -> AsyncIterator[Path]:
 async def test_a_read_only_file_gives_503_on_writes_and_writes_resume_with_permission(
     folder: Path, server_factory: StartServer
 ) -> None:
-    """Why the server runs as `nobody` under root: root writes any file whatever its
-    mode, so a read-only file is only read-only to an unprivileged process. setpriv drops
-    to nobody and execs the server (our child is the server itself, with no capabilities
-    left), the file and its folder owned by nobody as a service user would own them.
+    """Why the server runs without CAP_DAC_OVERRIDE under root: root writes any file
+    whatever its mode, so a read-only file is only read-only to a process without that
+    capability. setpriv drops it (from the bounding set too) and execs the server: our
+    child is the server itself.
 
     The file is read-only before the server opens it, as a restored backup or a wrong
     deploy leaves it: an open connection keeps the access it was opened with, so a chmod
     under a running server changes nothing until the file is opened again."""
-    command, nobody = unprivileged()
+    command = without_override()
     db_file = folder / "roomtimer.db"
     url = f"sqlite:///{db_file}"
     async with run_app(settings_for(url)) as seeding:  # the schema and a timer, as root
         async with Api(seeding.url, seeding.token("alice")) as api:
             room = await api.room()
             timer = await api.timer(room["id"])
-    for path in [folder, *folder.iterdir()] if nobody else []:
-        os.chown(path, nobody.pw_uid, nobody.pw_gid)
     db_file.chmod(0o444)
     server = await server_factory(cluster_env(url), command=command)
     async with admin(server.url) as api:
