@@ -145,12 +145,16 @@ async def test_1000_dropped_streams_leave_no_task_and_no_memory_behind(
         room = await api.room()
     tasks_before = len(asyncio.all_tasks())
     await open_and_drop(sqlite_app, room["shareToken"], 1000)  # warms every pool up
-    gc.collect()
-    rss_warm = rss_kb()
-    await open_and_drop(sqlite_app, room["shareToken"], 1000)
-    async with asyncio.timeout(TIMEOUT):  # aiohttp ends each handler's task as it returns
-        while len(asyncio.all_tasks()) > tasks_before:
-            await asyncio.sleep(0.05)
-    gc.collect()
-    grown_kb = rss_kb() - rss_warm
-    assert grown_kb < 4 * 1024, f"RSS grew {grown_kb} KB over 1000 streams opened and dropped"
+    # A leak grows every round alike; the allocator's own steps (this process has run other
+    # tests) come now and then: so the smaller of two rounds' growth must stay small.
+    grown_kb = []
+    for _ in range(2):
+        gc.collect()
+        rss_warm = rss_kb()
+        await open_and_drop(sqlite_app, room["shareToken"], 1000)
+        async with asyncio.timeout(TIMEOUT):  # aiohttp ends each handler's task as it returns
+            while len(asyncio.all_tasks()) > tasks_before:
+                await asyncio.sleep(0.05)
+        gc.collect()
+        grown_kb.append(rss_kb() - rss_warm)
+    assert min(grown_kb) < 4 * 1024, f"RSS grew {grown_kb} KB over rounds of 1000 streams"
