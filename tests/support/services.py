@@ -163,21 +163,22 @@ def find_chromium() -> str | None:
     return None
 
 
+# Chromium as root on a machine with loopback networking only (Playwright adds --headless).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these it dials Google's hosts, which this network refuses.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 def chromium_command(chromium: str, user_data_dir: Path) -> list[str]:
     """Headless Chromium that works as root on a machine with loopback networking only."""
-    return [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        # Without these it dials Google's hosts, which this network refuses.
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={user_data_dir}",
-    ]
+    return [chromium, "--headless", *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}"]
 
 
 def find_node() -> str | None:
