@@ -12,7 +12,7 @@ numbers plus a snapshot of the others refreshed on each heartbeat.
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol
 
 from loguru import logger
@@ -197,7 +197,9 @@ class ClusterCounts:
             if not batch.done():
                 batch.set_result(None)
 
-    async def _write(self, rooms: set[str]) -> None:
+    def _counts(self, rooms: Iterable[str]) -> tuple[dict[str, int], list[str]]:
+        """This worker's hash fields for `rooms` (with its connected sockets), and the rooms
+        it no longer has sockets in."""
         mapping: dict[str, int] = {CLIENTS_FIELD: self.local.clients()}
         gone = []
         for room_id in rooms:
@@ -206,6 +208,10 @@ class ClusterCounts:
                 mapping[room_id] = count
             else:
                 gone.append(room_id)
+        return mapping, gone
+
+    async def _write(self, rooms: set[str]) -> None:
+        mapping, gone = self._counts(rooms)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.key, mapping=mapping)  # type: ignore[arg-type]
             if gone:
@@ -217,9 +223,7 @@ class ClusterCounts:
         """Writes this worker's counts whole and reads the other live workers'."""
         async with self._writes:
             server_ms = await self._server_time_ms()
-            mapping: dict[str, int] = {CLIENTS_FIELD: self.local.clients()}
-            for room_id in self.local.rooms():
-                mapping[room_id] = self.local.room(room_id)
+            mapping, _ = self._counts(self.local.rooms())
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.delete(self.key)
                 pipe.hset(self.key, mapping=mapping)  # type: ignore[arg-type]
